@@ -1,0 +1,458 @@
+"""Machinery shared by every sknoise classifier: validation, training and inference."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn import get_config
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import ValidSplit
+from torch import nn
+from torch.distributions import Distribution
+
+from ._inference import monte_carlo_passes, rows_per_chunk
+from ._layers import NoiseRNG, NoiseSpec, set_inference_noise
+from ._net import MaxNormConstraint, TensorNet
+from ._noise import MULTIPLICATIVE_NOISES, available_noises
+
+__all__ = ["NoisyNetClassifier", "COMMON_PARAMETERS_DOC"]
+
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+_NOISE_CONSTRAINT = [StrOptions(set(available_noises())), callable, Distribution, None]
+
+COMMON_PARAMETERS_DOC = """\
+    noise : str, callable or torch Distribution, default={noise!r}
+        Distribution of the normalized noise ``z``; see :func:`sknoise.available_noises`
+        (``'gaussian'``, ``'uniform'``, ``'laplace'``, ``'logistic'``, ``'cauchy'``,
+        ``'gumbel'``, ``'rademacher'``, ``'none'``, and the multiplicative
+        ``'dropout'`` and ``'gaussian_dropout'``). A callable
+        ``fn(shape, generator=, device=, dtype=)`` or a scalar torch Distribution
+        supplies custom noise.
+    noise_scale : float, default={noise_scale!r}
+        The noise scale ``α`` in ``t = s + α z``; for multiplicative kinds the drop
+        rate, in ``[0, 1)``.
+    inference_noise : None, 'same', str, callable or torch Distribution, default={inference_noise!r}
+        Noise kept on at prediction time. ``None``: a deterministic network (noise
+        replaced by its expectation). ``'same'``: the training distribution. Any other
+        value: that distribution. With noise on, :meth:`predict_proba` averages
+        ``n_inference_samples`` noisy passes.
+    inference_noise_scale : float or None, default=None
+        Scale of the inference noise; ``None`` reuses ``noise_scale``.
+    n_inference_samples : int, default={n_inference_samples!r}
+        Number ``T`` of Monte-Carlo passes when inference noise is on.
+    inference_memory_mb : float or None, default=None
+        Memory budget of one vectorized chunk of Monte-Carlo passes, in MiB;
+        ``None`` uses scikit-learn's ``working_memory`` setting (1024 by default).
+        The inference parameters above are read at prediction time, so they can be
+        changed on a fitted model with ``set_params``.
+    optimizer : {{'adam', 'adamw', 'sgd', 'rmsprop'}} or torch optimizer class, default='adam'
+    lr : float, default={lr!r}
+        Learning rate.
+    weight_decay : float, default={weight_decay!r}
+        L2 penalty passed to the optimizer.
+    momentum : float, default=0.9
+        Momentum, used by ``'sgd'`` and ``'rmsprop'`` only.
+    batch_size : int or 'auto', default='auto'
+        Rows per mini-batch; ``'auto'`` is ``min(256, n_samples)``.
+    max_epochs : int, default={max_epochs!r}
+        Passes over the training data (an upper bound with early stopping).
+    early_stopping : bool, default={early_stopping!r}
+        Hold out ``validation_fraction`` of the training rows (stratified where the
+        class counts allow), stop when the validation loss has not improved by
+        ``tol`` (relative) for ``n_iter_no_change`` epochs, and restore the best weights.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+    device : {{'cpu', 'cuda', 'auto'}} or str, default='cpu'
+        Torch device; ``'auto'`` picks CUDA when it is available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialization, shuffling, the validation split and every
+        noise draw (training and inference streams apart).
+    verbose : int, default=0
+        Print skorch's per-epoch table when positive.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (or ``(name, callback)`` tuples) for the training loop."""
+
+
+class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
+    """Base class of the sknoise classifiers (not for direct use).
+
+    Subclasses declare their parameters in ``__init__`` (scikit-learn introspects it)
+    and provide the network (:meth:`_build_module`), its loss (:meth:`_criterion`)
+    and the rule that turns T passes into probabilities (:meth:`_reduce_passes`).
+    Everything else lives here once: validation of data and parameters, label
+    encoding, seeding, the skorch training loop, early stopping, partial_fit and
+    vectorized, memory-bounded Monte-Carlo inference.
+    """
+
+    _parameter_constraints: dict = {
+        "noise": _NOISE_CONSTRAINT,
+        "noise_scale": [Interval(Real, 0, None, closed="left")],
+        "inference_noise": [StrOptions({"same"}), *_NOISE_CONSTRAINT],
+        "inference_noise_scale": [Interval(Real, 0, None, closed="left"), None],
+        "n_inference_samples": [Interval(Integral, 1, None, closed="left")],
+        "inference_memory_mb": [Interval(Real, 0, None, closed="neither"), None],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        noise,
+        noise_scale,
+        inference_noise,
+        inference_noise_scale,
+        n_inference_samples,
+        inference_memory_mb,
+        optimizer,
+        lr,
+        weight_decay,
+        momentum,
+        batch_size,
+        max_epochs,
+        early_stopping,
+        validation_fraction,
+        n_iter_no_change,
+        tol,
+        device,
+        random_state,
+        verbose,
+        callbacks,
+    ) -> None:
+        self.noise = noise
+        self.noise_scale = noise_scale
+        self.inference_noise = inference_noise
+        self.inference_noise_scale = inference_noise_scale
+        self.n_inference_samples = n_inference_samples
+        self.inference_memory_mb = inference_memory_mb
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # ----------------------------------------------------------------- subclass API
+    @abstractmethod
+    def _build_module(self, n_features: int, n_classes: int, rng: NoiseRNG) -> nn.Module:
+        """Return the torch module; it must keep ``rng`` as ``module.noise_rng``."""
+
+    @abstractmethod
+    def _criterion(self) -> nn.Module:
+        """Return the training loss, called as ``criterion(module_output, y)``."""
+
+    @abstractmethod
+    def _reduce_passes(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Map a ``(T, rows, ...)`` output to class probabilities and their spread, both ``(rows, K)``."""
+
+    @abstractmethod
+    def _layer_widths(self, n_features: int, n_classes: int) -> list[int]:
+        """Per-row widths of the input, hidden and output tensors, for inference memory planning."""
+
+    def _check_params(self) -> None:
+        """Checks the constraint table cannot express; subclasses extend it."""
+        inference_scale = self.noise_scale if self.inference_noise_scale is None else self.inference_noise_scale
+        for name, scale in (("noise", self.noise_scale), ("inference_noise", inference_scale)):
+            value = getattr(self, name)
+            if isinstance(value, str) and value == "same":
+                value = self.noise
+            if isinstance(value, str) and value in MULTIPLICATIVE_NOISES:
+                if not 0 <= scale < 1:
+                    raise ValueError(
+                        f"With {name}={value!r} the noise scale is a drop rate and must lie in [0, 1); got {scale!r}."
+                    )
+
+    # ----------------------------------------------------------------- validation
+    def _validate_X(self, X, reset: bool) -> torch.Tensor:
+        X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+        return self._to_tensor(X, torch.float32)
+
+    def _validate_X_y(self, X, y, reset: bool) -> tuple[torch.Tensor, np.ndarray]:
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float32, np.float64])
+        check_classification_targets(y)
+        return self._to_tensor(X, torch.float32), y
+
+    @staticmethod
+    def _to_tensor(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+        array = np.ascontiguousarray(array, dtype=np.float32 if dtype == torch.float32 else None)
+        if not array.flags.writeable:
+            array = array.copy()
+        return torch.from_numpy(array).to(dtype)
+
+    def _encode_labels(self, y: np.ndarray) -> torch.Tensor:
+        index = np.searchsorted(self.classes_, y)
+        index = np.clip(index, 0, len(self.classes_) - 1)
+        unseen = self.classes_[index] != y
+        if np.any(unseen):
+            raise ValueError(
+                f"y contains labels not seen when the model was first fitted: {np.unique(y[unseen]).tolist()}; "
+                f"known classes are {self.classes_.tolist()}. Pass every class to the first partial_fit "
+                "call through `classes`."
+            )
+        return torch.from_numpy(index.astype(np.int64))
+
+    def _set_classes(self, y: np.ndarray, classes=None) -> None:
+        classes_ = np.unique(y if classes is None else np.asarray(classes))
+        if len(classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, "
+                f"but the data contains only 1 class: {classes_.tolist()}."
+            )
+        self.classes_ = classes_
+
+    # ----------------------------------------------------------------- training
+    def _resolve_device(self) -> str:
+        device = str(self.device)
+        if device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} was requested but CUDA is not available; use 'cpu' or 'auto'.")
+        return device
+
+    def _optimizer_settings(self) -> dict:
+        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
+        settings = {"optimizer": optimizer, "lr": self.lr, "optimizer__weight_decay": self.weight_decay}
+        if optimizer in (torch.optim.SGD, torch.optim.RMSprop):
+            settings["optimizer__momentum"] = self.momentum
+        return settings
+
+    def _callbacks(self) -> list:
+        callbacks = []
+        if getattr(self, "max_norm", None) is not None:
+            callbacks.append(("max_norm", MaxNormConstraint(self.max_norm)))
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=self.tol,
+                        threshold_mode="rel",
+                        load_best=True,
+                    ),
+                )
+            )
+        return callbacks + list(self.callbacks or [])
+
+    def _train_split(self, y: np.ndarray, seed: int):
+        if not self.early_stopping:
+            return None
+        n_valid = int(np.ceil(self.validation_fraction * len(y)))
+        counts = np.unique(y, return_counts=True)[1]
+        stratified = counts.min() >= 2 and min(n_valid, len(y) - n_valid) >= len(counts)
+        return ValidSplit(self.validation_fraction, stratified=stratified, random_state=seed)
+
+    def _initialize(self, n_features: int, n_classes: int, y: np.ndarray) -> None:
+        self._validate_params()
+        self._check_params()
+        rs = check_random_state(self.random_state)
+        init_seed, shuffle_seed, train_seed, infer_seed, split_seed = rs.randint(np.iinfo(np.int32).max, size=5)
+        rng = NoiseRNG(train_seed, infer_seed)
+        # Weight initialization draws from torch's global RNG: fork it so that fitting
+        # is reproducible without touching the user's own random state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(init_seed))
+            module = self._build_module(n_features, n_classes, rng)
+        module.noise_rng = rng
+        batch_size = min(256, len(y)) if self.batch_size == "auto" else self.batch_size
+        self.net_ = TensorNet(
+            module,
+            criterion=self._criterion(),
+            max_epochs=self.max_epochs,
+            batch_size=batch_size,
+            train_split=self._train_split(y, int(split_seed)),
+            callbacks=self._callbacks(),
+            device=self._resolve_device(),
+            verbose=self.verbose,
+            shuffle_seed=int(shuffle_seed),
+            **self._optimizer_settings(),
+        )
+        self.net_.initialize()
+
+    def _run_training(self, X: torch.Tensor, y: torch.Tensor, epochs: int | None) -> None:
+        device = self.net_.device
+        self.net_.partial_fit(X.to(device), y.to(device), epochs=epochs)
+        self._after_training(X, y)
+
+    def _after_training(self, X: torch.Tensor, y: torch.Tensor) -> None:
+        """Hook run after every fit or partial_fit (e.g. to calibrate)."""
+
+    def fit(self, X, y):
+        """Train the network from scratch.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Numeric training data (float, int or bool).
+        y : array-like of shape (n_samples,)
+            Class labels of any type (strings too).
+
+        Returns
+        -------
+        self
+        """
+        X, y = self._validate_X_y(X, y, reset=True)
+        self._set_classes(y)
+        y_enc = self._encode_labels(y)
+        self._initialize(X.shape[1], len(self.classes_), y)
+        self._run_training(X, y_enc, epochs=None)
+        return self
+
+    def partial_fit(self, X, y, classes=None):
+        """Train for one epoch, starting from the current weights.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like, optional
+            Every class that will ever appear; needed in the first call when that
+            call's ``y`` does not contain them all, ignored afterwards.
+
+        Returns
+        -------
+        self
+        """
+        first_call = not hasattr(self, "net_")
+        X, y = self._validate_X_y(X, y, reset=first_call)
+        if first_call:
+            self._set_classes(y, classes)
+        y_enc = self._encode_labels(y)
+        if first_call:
+            self._initialize(X.shape[1], len(self.classes_), y)
+        self._run_training(X, y_enc, epochs=1)
+        return self
+
+    # ----------------------------------------------------------------- inference
+    def _inference_spec(self) -> NoiseSpec | None:
+        if self.inference_noise is None or self.inference_noise == "none":
+            return None
+        noise = self.noise if self.inference_noise == "same" else self.inference_noise
+        scale = self.noise_scale if self.inference_noise_scale is None else self.inference_noise_scale
+        spec = NoiseSpec.make(noise, scale)
+        return spec if spec.active else None
+
+    def _inference_budget_bytes(self) -> float:
+        mb = get_config()["working_memory"] if self.inference_memory_mb is None else self.inference_memory_mb
+        return mb * 2**20
+
+    def _forward_passes(self, X: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and their spread over the Monte-Carlo passes, for every row of X."""
+        spec = self._inference_spec()
+        n_passes = self.n_inference_samples if spec is not None else 1
+        module = self.net_.module_
+        module.eval()
+        set_inference_noise(module, spec)
+        module.noise_rng.reseed("inference")
+        widths = self._layer_widths(self.n_features_in_, len(self.classes_))
+        chunk = rows_per_chunk(n_passes, widths, self._inference_budget_bytes())
+        parts = list(monte_carlo_passes(module, X, n_passes, chunk, self.net_.device, self._reduce_passes))
+        proba, spread = (torch.cat(p).numpy().astype(np.float64) for p in zip(*parts))
+        return proba, spread
+
+    def predict_proba(self, X, return_std: bool = False):
+        """Class probabilities, averaged over the Monte-Carlo passes when inference noise is on.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the standard deviation of each class probability across the
+            ``n_inference_samples`` passes, an uncertainty estimate (zeros for a
+            deterministic network).
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        std : ndarray of shape (n_samples, n_classes)
+            Only with ``return_std=True``.
+        """
+        check_is_fitted(self)
+        proba, spread = self._forward_passes(self._validate_X(X, reset=False))
+        return (proba, spread) if return_std else proba
+
+    def predict(self, X):
+        """Predicted class labels (from ``classes_``).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    # ----------------------------------------------------------------- fitted state
+    @property
+    def history_(self):
+        """skorch ``History``: one row per epoch (train_loss, valid_loss, dur, ...)."""
+        return self.net_.history
+
+    @property
+    def loss_curve_(self) -> list[float]:
+        """Training loss at the end of each epoch."""
+        return self.net_.history[:, "train_loss"]
+
+    @property
+    def validation_loss_curve_(self) -> list[float] | None:
+        """Validation loss of each epoch, or None without early stopping."""
+        history = self.net_.history
+        return history[:, "valid_loss"] if len(history) and "valid_loss" in history[-1] else None
+
+    @property
+    def n_iter_(self) -> int:
+        """Number of epochs run."""
+        return len(self.net_.history)
+
+    @property
+    def device_(self) -> str:
+        """The torch device the fitted network lives on."""
+        return str(self.net_.device)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Monte-Carlo predictions depend on where a row sits in its chunk.
+        tags.non_deterministic = self.inference_noise not in (None, "none")
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags

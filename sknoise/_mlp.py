@@ -1,0 +1,274 @@
+"""NoisyMLPClassifier: an MLP with noise where practitioners expect it."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
+
+from ._activations import available_activations, make_activation
+from ._base import COMMON_PARAMETERS_DOC, NoisyNetClassifier
+from ._layers import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec
+
+__all__ = ["NoisyMLP", "NoisyMLPClassifier"]
+
+NOISE_PLACEMENTS = ("input", "pre_activation", "post_activation")
+
+
+def _placements(noise_placement) -> tuple[str, ...]:
+    return (noise_placement,) if isinstance(noise_placement, str) else tuple(noise_placement)
+
+
+class NoisyMLP(nn.Module):
+    """Multilayer perceptron with noise layers at chosen placements.
+
+    Each hidden block is, in order: ``Linear -> [BatchNorm if 'before'] ->
+    [noise if 'pre_activation'] -> f -> [noise if 'post_activation'] ->
+    [BatchNorm if 'after'] -> [dropout]``, so the post-activation noise is exactly the
+    activation noise ``t = f(a) + α z``. Input noise perturbs ``x`` itself. The output
+    layer is linear and noise-free and returns logits.
+
+    Parameters
+    ----------
+    n_features, n_classes : int
+        Input and output widths.
+    hidden_layer_sizes : sequence of int
+        Widths of the hidden layers (may be empty: a linear model).
+    activation : str or callable
+        See :func:`sknoise.available_activations`.
+    noise : NoiseSpec
+        Training noise used at every placement.
+    noise_placement : sequence of str
+        Any of ``'input'``, ``'pre_activation'``, ``'post_activation'``.
+    dropout : float
+        Rate of inverted dropout after each hidden block (0 disables it).
+    batch_norm : {None, 'before', 'after'}
+        Batch normalization before or after the activation.
+    rng : NoiseRNG
+        Shared, seeded source of randomness for every noise layer.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        hidden_layer_sizes,
+        activation,
+        noise: NoiseSpec,
+        noise_placement,
+        dropout: float,
+        batch_norm: str | None,
+        rng: NoiseRNG,
+    ) -> None:
+        super().__init__()
+        self.noise_rng = rng
+        placements = set(noise_placement)
+        self.input_noise = NoiseLayer(noise, rng) if "input" in placements else nn.Identity()
+        layers: list[nn.Module] = []
+        self._hidden_linears: list[nn.Linear] = []
+        width_in = n_features
+        for width in hidden_layer_sizes:
+            linear = nn.Linear(width_in, width)
+            self._hidden_linears.append(linear)
+            layers.append(linear)
+            if batch_norm == "before":
+                layers.append(nn.BatchNorm1d(width))
+            if "pre_activation" in placements:
+                layers.append(NoiseLayer(noise, rng))
+            f = make_activation(activation)
+            layers.append(ActivationNoise(f, noise, rng) if "post_activation" in placements else f)
+            if batch_norm == "after":
+                layers.append(nn.BatchNorm1d(width))
+            if dropout > 0:
+                layers.append(NoiseLayer(NoiseSpec.make("dropout", dropout), rng, follows_inference_noise=False))
+            width_in = width
+        self.hidden = nn.Sequential(*layers)
+        self.output = nn.Linear(width_in, n_classes)
+
+    def max_norm_layers(self) -> list[nn.Linear]:
+        """The hidden layers, to which a max-norm constraint applies."""
+        return [m for m in self.hidden if isinstance(m, nn.Linear)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(self.hidden(self.input_noise(x)))
+
+
+class NoisyMLPClassifier(NoisyNetClassifier):
+    _parameter_constraints: dict = {
+        **NoisyNetClassifier._parameter_constraints,
+        "hidden_layer_sizes": [tuple, list, Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(available_activations())), callable],
+        "noise_placement": [StrOptions(set(NOISE_PLACEMENTS)), tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": [StrOptions({"before", "after"}), None],
+        "max_norm": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(256, 256),
+        *,
+        activation="relu",
+        noise="gaussian",
+        noise_scale=0.1,
+        noise_placement="post_activation",
+        dropout=0.0,
+        batch_norm=None,
+        max_norm=None,
+        inference_noise=None,
+        inference_noise_scale=None,
+        n_inference_samples=32,
+        inference_memory_mb=None,
+        optimizer="adam",
+        lr=1e-3,
+        weight_decay=0.0,
+        momentum=0.9,
+        batch_size="auto",
+        max_epochs=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+    ) -> None:
+        super().__init__(
+            noise=noise,
+            noise_scale=noise_scale,
+            inference_noise=inference_noise,
+            inference_noise_scale=inference_noise_scale,
+            n_inference_samples=n_inference_samples,
+            inference_memory_mb=inference_memory_mb,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
+        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.noise_placement = noise_placement
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.max_norm = max_norm
+
+    @property
+    def _hidden_sizes(self) -> tuple[int, ...]:
+        sizes = self.hidden_layer_sizes
+        return (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+
+    def _layer_widths(self, n_features: int, n_classes: int) -> list[int]:
+        return [n_features, *self._hidden_sizes, n_classes]
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        bad_sizes = [s for s in self._hidden_sizes if not isinstance(s, Integral) or s < 1]
+        if bad_sizes:
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers; got {self.hidden_layer_sizes!r}."
+            )
+        bad_places = [p for p in _placements(self.noise_placement) if p not in NOISE_PLACEMENTS]
+        if bad_places:
+            raise ValueError(
+                f"noise_placement entries must be among {list(NOISE_PLACEMENTS)}; got {bad_places!r}."
+            )
+
+    def _build_module(self, n_features: int, n_classes: int, rng: NoiseRNG) -> nn.Module:
+        return NoisyMLP(
+            n_features,
+            n_classes,
+            self._hidden_sizes,
+            self.activation,
+            NoiseSpec.make(self.noise, self.noise_scale),
+            _placements(self.noise_placement),
+            self.dropout,
+            self.batch_norm,
+            rng,
+        )
+
+    def _criterion(self) -> nn.Module:
+        return nn.CrossEntropyLoss()
+
+    def _reduce_passes(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        proba = torch.softmax(out, dim=-1)
+        return proba.mean(dim=0), proba.std(dim=0, correction=0)
+
+
+NoisyMLPClassifier.__doc__ = f"""Multilayer perceptron classifier trained with noise injection.
+
+    A scikit-learn classifier over a PyTorch MLP trained through skorch. Noise goes
+    where practitioners put it: on the inputs, before or after each activation (the
+    activation noise ``t = f(Wx + b) + α z``), as dropout-style multiplicative noise,
+    around batch normalization. By default the noise is used in training only; with
+    ``inference_noise`` set, predictions average ``n_inference_samples`` noisy passes.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Width of each hidden layer.
+    activation : str or callable, default='relu'
+        See :func:`sknoise.available_activations`.
+{COMMON_PARAMETERS_DOC.format(noise="gaussian", noise_scale=0.1, inference_noise=None,
+                              n_inference_samples=32, lr=1e-3, weight_decay=0.0,
+                              max_epochs=200, early_stopping=True)}
+    noise_placement : str or tuple of str, default='post_activation'
+        Where the noise goes: any of ``'input'``, ``'pre_activation'``,
+        ``'post_activation'``.
+    dropout : float, default=0.0
+        Inverted-dropout rate after each hidden block (the probability of dropping).
+    batch_norm : {{None, 'before', 'after'}}, default=None
+        Batch normalization before or after each activation.
+    max_norm : float or None, default=None
+        Max-norm constraint on each hidden unit's incoming weights (Keras
+        ``max_norm``), applied after every optimizer step.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when X was a DataFrame with string column names.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the torch module.
+    history_ : skorch.History
+        Per-epoch training record.
+    loss_curve_ : list of float
+        Training loss per epoch.
+    validation_loss_curve_ : list of float or None
+        Validation loss per epoch (with early stopping).
+    n_iter_ : int
+        Number of epochs run.
+    device_ : str
+        Device of the fitted network.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : The noise-free scikit-learn MLP.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sknoise import NoisyMLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = NoisyMLPClassifier((32,), noise_scale=0.2, max_epochs=30, random_state=0).fit(X, y)
+    >>> clf.predict(X[:2]).shape
+    (2,)
+    >>> proba, std = clf.set_params(inference_noise="same").predict_proba(X[:2], return_std=True)
+    >>> proba.shape, std.shape
+    ((2, 3), (2, 3))
+    """

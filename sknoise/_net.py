@@ -1,0 +1,67 @@
+"""The skorch net underneath every estimator, customized through skorch's extension points."""
+
+from __future__ import annotations
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from torch import nn
+
+from ._data import TensorBatches
+
+__all__ = ["TensorNet", "MaxNormConstraint"]
+
+
+class TensorNet(NeuralNet):
+    """A skorch ``NeuralNet`` whose mini-batches are slices of in-memory tensors.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`skorch.NeuralNet`.
+    shuffle_seed : int, default=0
+        Seed of the CPU generator that shuffles the training rows each epoch.
+    """
+
+    def __init__(self, *args, shuffle_seed: int = 0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.shuffle_seed = shuffle_seed
+
+    def initialize(self):
+        super().initialize()
+        # Kept on the net so that successive partial_fit calls continue one stream.
+        self.shuffle_generator_ = torch.Generator().manual_seed(int(self.shuffle_seed))
+        return self
+
+    def get_iterator(self, dataset, training: bool = False) -> TensorBatches:
+        batch_size = len(dataset) if self.batch_size == -1 else self.batch_size
+        return TensorBatches(dataset, batch_size, shuffle=training, generator=self.shuffle_generator_)
+
+
+class MaxNormConstraint(Callback):
+    """Rescale each unit's incoming weight vector to an L2 norm of at most ``max_norm``.
+
+    Applied after every optimizer step to the layers that the module lists in
+    ``max_norm_layers()`` (all its ``nn.Linear`` layers if it has no such method);
+    this is Keras' ``max_norm`` constraint, the usual companion of dropout.
+
+    Parameters
+    ----------
+    max_norm : float
+        The largest allowed norm.
+    """
+
+    def __init__(self, max_norm: float) -> None:
+        self.max_norm = max_norm
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
+        if not training:
+            return
+        module = net.module_
+        layers = module.max_norm_layers() if hasattr(module, "max_norm_layers") else [
+            m for m in module.modules() if isinstance(m, nn.Linear)
+        ]
+        with torch.no_grad():
+            for layer in layers:
+                # renorm over dim 0 bounds the norm of each output unit's row of weights.
+                layer.weight.copy_(torch.renorm(layer.weight, p=2, dim=0, maxnorm=self.max_norm))

@@ -1,0 +1,29 @@
+"""One place for the cheap estimator settings used by the common checks, and the
+expected failures of scikit-learn's common checks with their reasons."""
+
+from sknoise import NoisyMLPClassifier
+
+# Small and short enough for the ~40 common checks, yet accurate enough for
+# check_classifiers_train (accuracy > 0.83 on its blobs).
+CHECK_PARAMS = {
+    NoisyMLPClassifier: dict(
+        hidden_layer_sizes=(16,),
+        max_epochs=40,
+        lr=0.01,
+        early_stopping=False,
+        random_state=0,
+    ),
+}
+
+EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
+    NoisyMLPClassifier: {},
+}
+
+
+def check_instances():
+    """Estimator instances for parametrize_with_checks."""
+    return [cls(**params) for cls, params in CHECK_PARAMS.items()]
+
+
+def expected_failed_checks(estimator) -> dict[str, str]:
+    return EXPECTED_FAILED_CHECKS.get(type(estimator), {})
