@@ -10,6 +10,11 @@ from torch import nn
 __all__ = ["rows_per_chunk", "monte_carlo_passes"]
 
 
+# Past this many rows in one forward pass, bigger chunks stop paying off (the
+# activations fall out of the CPU caches) while memory keeps growing.
+MAX_BATCH_ROWS = 65536
+
+
 def rows_per_chunk(
     n_passes: int,
     layer_widths: Sequence[int],
@@ -20,7 +25,8 @@ def rows_per_chunk(
 
     One row costs, for each of its ``n_passes`` copies, the input copy plus the
     tensors alive at the widest layer (its pre-activation, its output and one noise
-    draw), so ``itemsize * n_passes * (widths[0] + 3 * max(widths))`` bytes.
+    draw), so ``itemsize * n_passes * (widths[0] + 3 * max(widths))`` bytes. A chunk
+    also stays within :data:`MAX_BATCH_ROWS` rows of passes (``rows * n_passes``).
 
     Parameters
     ----------
@@ -39,7 +45,7 @@ def rows_per_chunk(
         At least 1.
     """
     per_row = itemsize * n_passes * (layer_widths[0] + 3 * max(layer_widths))
-    return max(1, int(memory_budget_bytes // per_row))
+    return max(1, min(int(memory_budget_bytes // per_row), MAX_BATCH_ROWS // n_passes))
 
 
 def monte_carlo_passes(

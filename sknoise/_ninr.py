@@ -1,0 +1,409 @@
+"""NINRClassifier: Noise Injection Node Regularization (seed 001, methods.md section 2)."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from skorch.callbacks import Callback
+from torch import nn
+
+from ._activations import available_activations, make_activation
+from ._base import COMMON_PARAMETERS_DOC, NoisyNetClassifier
+from ._layers import NoiseLayer, NoiseRNG, NoiseSpec
+from ._mlp import NoisyMLPClassifier
+from ._noise import MULTIPLICATIVE_NOISES
+
+__all__ = ["NoiseInjectionNode", "NINRNet", "NINRClassifier", "NIWNormRecorder", "ninr_phase", "NINR_PHASES"]
+
+NIN_PLACEMENTS = ("input", "all")
+NINR_PHASES = ("decoupled", "decay", "catapult", "divergent")
+
+
+class NoiseInjectionNode(nn.Module):
+    """One scalar noise source per example, wired to every unit of a layer by trainable weights.
+
+    Adds ``σ ε · w`` to the layer's pre-activation, where ``ε`` is one normalized draw
+    per row, ``σ`` the noise scale and ``w`` the noise-injection weights (NIW), a
+    trainable vector with one entry per unit. The draw comes from a
+    :class:`~sknoise.NoiseLayer` applied to a ``(rows, 1)`` tensor of zeros, so the node
+    follows the same train/inference split: on in training mode, off in eval mode
+    unless :func:`~sknoise._layers.set_inference_noise` switched inference noise on.
+
+    Parameters
+    ----------
+    width : int
+        Number of units the node feeds.
+    noise : NoiseSpec
+        Distribution of ``ε`` and the scale ``σ`` (an additive kind).
+    init_scale : float
+        Standard deviation of the Gaussian NIW initialization.
+    rng : NoiseRNG
+        Shared, seeded source of randomness.
+    """
+
+    def __init__(self, width: int, noise: NoiseSpec, init_scale: float, rng: NoiseRNG) -> None:
+        super().__init__()
+        self.niw = nn.Parameter(torch.randn(width) * init_scale)
+        self.source = NoiseLayer(noise, rng)
+
+    def forward(self, pre: torch.Tensor) -> torch.Tensor:
+        source = self.source
+        spec = source.train_noise if self.training else source.inference_noise
+        if spec is None or not spec.active:
+            return pre
+        sigma_eps = source(pre.new_zeros(pre.shape[0], 1))
+        return torch.addcmul(pre, sigma_eps, self.niw)
+
+
+class NINRNet(nn.Module):
+    """A fully connected network with noise injection nodes.
+
+    Each layer computes ``f(W h + b + σ ε_l w_l)``; the node term exists for the first
+    layer only (``'input'``, in-NINR) or for every layer, output logits included
+    (``'all'``, full-NINR), each layer with its own independent ``ε_l``.
+
+    Parameters
+    ----------
+    n_features, n_classes : int
+        Input and output widths.
+    hidden_layer_sizes : sequence of int
+        Widths of the hidden layers (may be empty).
+    activation : str or callable
+        See :func:`sknoise.available_activations`.
+    noise : NoiseSpec
+        Distribution of ``ε`` and ``σ``.
+    nin_placement : {'input', 'all'}
+        Where noise injection nodes connect.
+    niw_init_scale : float
+        Standard deviation of the NIW initialization.
+    rng : NoiseRNG
+        Shared source of randomness.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        hidden_layer_sizes,
+        activation,
+        noise: NoiseSpec,
+        nin_placement: str,
+        niw_init_scale: float,
+        rng: NoiseRNG,
+    ) -> None:
+        super().__init__()
+        self.noise_rng = rng
+        widths = [n_features, *hidden_layer_sizes, n_classes]
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.activations = nn.ModuleList(make_activation(activation) for _ in hidden_layer_sizes)
+        n_nodes = 1 if nin_placement == "input" else len(self.linears)
+        self.nodes = nn.ModuleList(
+            NoiseInjectionNode(widths[i + 1], noise, niw_init_scale, rng) for i in range(n_nodes)
+        )
+
+    def niw_norms(self) -> list[float]:
+        """L2 norm of each node's noise-injection weights, first layer first."""
+        with torch.no_grad():
+            return [float(node.niw.norm()) for node in self.nodes]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for i, linear in enumerate(self.linears):
+            h = linear(h)
+            if i < len(self.nodes):
+                h = self.nodes[i](h)
+            if i < len(self.activations):
+                h = self.activations[i](h)
+        return h
+
+
+def _total_norm(norms: list[float]) -> float:
+    return math.sqrt(sum(n * n for n in norms))
+
+
+class NIWNormRecorder(Callback):
+    """Write the noise-injection weight norms into the skorch history, once per epoch.
+
+    Keys of each epoch's row: ``niw_norm_start`` and ``niw_norm`` (the overall L2 norm
+    of all NIWs at the start and at the end of the epoch), ``niw_norm_max`` (its
+    largest value after any training step of the epoch, so that a catapult within one
+    epoch is not missed) and ``niw_norm_per_layer`` (the end-of-epoch norm of each
+    node, first layer first).
+    """
+
+    def on_epoch_begin(self, net, **kwargs) -> None:
+        norm = _total_norm(net.module_.niw_norms())
+        self.max_ = norm
+        net.history.record("niw_norm_start", norm)
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
+        if training:
+            self.max_ = max(self.max_, _total_norm(net.module_.niw_norms()))
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        norms = net.module_.niw_norms()
+        net.history.record("niw_norm", _total_norm(norms))
+        net.history.record("niw_norm_max", self.max_)
+        net.history.record("niw_norm_per_layer", norms)
+
+
+def ninr_phase(history, *, rise: float = 1.5, fall: float = 0.5, decay_to: float = 0.5, blow_up: float = 10.0) -> str:
+    """Name the training phase of a NINR run from its NIW-norm trajectory.
+
+    The poster's SGD dynamics, ``W_NI ← (1 - ½ησ²H) W_NI - ησ/√B g``, give an
+    exponential factor and a random walk. While ``|1 - ½ησ²H| < 1`` the factor shrinks
+    the NIWs: slowly for small noise (they hardly move within the training budget),
+    fast for larger noise. Past ``|1 - ησ²H| ≥ 1`` the NIWs first grow (the network
+    learns on noise) and then either de-noise or fail. With ``n_0`` the norm at the
+    start of training, ``n_max`` the largest norm after any step and ``n_end`` the
+    final norm, the phase is, checked in this order:
+
+    - ``'divergent'``: a training loss or a norm is not finite, or ``n_end ≥ blow_up·n_0``,
+      or the norm rose (``n_max ≥ rise·n_0``) and did not come back down
+      (``n_end > fall·n_max``): the run failed to de-noise;
+    - ``'catapult'``: the norm rose (``n_max ≥ rise·n_0``) and then fell to at most
+      ``fall·n_max``;
+    - ``'decay'``: no such rise, and the norm decayed to ``n_end ≤ decay_to·n_0``;
+    - ``'decoupled'``: otherwise: the NIWs barely moved, so noise and learning stayed
+      decoupled for the whole run.
+
+    The defaults (a 50 % rise, a fall to half the peak, a decay to half the initial
+    norm, a tenfold blow-up) are ours: the poster gives no numbers. They are
+    keyword arguments so that a study can state its own.
+
+    Parameters
+    ----------
+    history : skorch History, list of dict, or fitted NINRClassifier
+        A history whose rows hold the keys written by :class:`NIWNormRecorder`.
+    rise, fall, decay_to, blow_up : float
+        Thresholds of the criterion above.
+
+    Returns
+    -------
+    phase : {'decoupled', 'decay', 'catapult', 'divergent'}
+
+    Examples
+    --------
+    >>> from sknoise._ninr import ninr_phase
+    >>> rows = [{"niw_norm_start": 10.0, "niw_norm_max": 10.0, "niw_norm": 4.0, "train_loss": 0.3},
+    ...         {"niw_norm_start": 4.0, "niw_norm_max": 4.0, "niw_norm": 1.0, "train_loss": 0.2}]
+    >>> ninr_phase(rows)
+    'decay'
+    """
+    if hasattr(history, "history_"):
+        history = history.history_
+    rows = list(history)
+    if not rows or "niw_norm" not in rows[0]:
+        raise ValueError("ninr_phase needs a history recorded by NIWNormRecorder (the history_ of a NINRClassifier).")
+    start = rows[0]["niw_norm_start"]
+    peak = max(max(r["niw_norm_max"] for r in rows), start)
+    end = rows[-1]["niw_norm"]
+    losses = [r.get("train_loss", 0.0) for r in rows]
+    if not np.all(np.isfinite([start, peak, end, *losses])) or end >= blow_up * start:
+        return "divergent"
+    if peak >= rise * start:
+        return "catapult" if end <= fall * peak else "divergent"
+    return "decay" if end <= decay_to * start else "decoupled"
+
+
+class NINRClassifier(NoisyNetClassifier):
+    _parameter_constraints: dict = {
+        **NoisyNetClassifier._parameter_constraints,
+        "hidden_layer_sizes": [tuple, list, Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(available_activations())), callable],
+        "nin_placement": [StrOptions(set(NIN_PLACEMENTS))],
+        "niw_init_scale": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(256, 256),
+        *,
+        activation="relu",
+        nin_placement="input",
+        noise="gaussian",
+        noise_scale=1.0,
+        niw_init_scale=1.0,
+        inference_noise=None,
+        inference_noise_scale=None,
+        n_inference_samples=32,
+        inference_memory_mb=None,
+        optimizer="adam",
+        lr=1e-3,
+        weight_decay=0.0,
+        momentum=0.9,
+        batch_size="auto",
+        max_epochs=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+    ) -> None:
+        super().__init__(
+            noise=noise,
+            noise_scale=noise_scale,
+            inference_noise=inference_noise,
+            inference_noise_scale=inference_noise_scale,
+            n_inference_samples=n_inference_samples,
+            inference_memory_mb=inference_memory_mb,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
+        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.nin_placement = nin_placement
+        self.niw_init_scale = niw_init_scale
+
+    # A logit network: the MLP's loss and Monte-Carlo reduction apply unchanged.
+    _criterion = NoisyMLPClassifier._criterion
+    _reduce_passes = NoisyMLPClassifier._reduce_passes
+    _hidden_sizes = NoisyMLPClassifier._hidden_sizes
+
+    def _layer_widths(self, n_features: int, n_classes: int) -> list[int]:
+        return [n_features, *self._hidden_sizes, n_classes]
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if any(not isinstance(s, Integral) or s < 1 for s in self._hidden_sizes):
+            raise ValueError(f"hidden_layer_sizes must hold positive integers; got {self.hidden_layer_sizes!r}.")
+        for name in ("noise", "inference_noise"):
+            value = getattr(self, name)
+            if isinstance(value, str) and value in MULTIPLICATIVE_NOISES:
+                raise ValueError(
+                    f"{name}={value!r} is multiplicative, but a noise injection node carries additive noise "
+                    "(a mask of a zero signal is zero); choose an additive kind such as 'gaussian'."
+                )
+
+    def _build_module(self, n_features: int, n_classes: int, rng: NoiseRNG) -> nn.Module:
+        return NINRNet(
+            n_features,
+            n_classes,
+            self._hidden_sizes,
+            self.activation,
+            NoiseSpec.make(self.noise, self.noise_scale),
+            self.nin_placement,
+            self.niw_init_scale,
+            rng,
+        )
+
+    def _callbacks(self) -> list:
+        return [("niw_norm", NIWNormRecorder()), *super()._callbacks()]
+
+    @property
+    def niw_norm_curve_(self) -> list[float]:
+        """Overall L2 norm of the noise-injection weights at the end of each epoch."""
+        return self.net_.history[:, "niw_norm"]
+
+    @property
+    def phase_(self) -> str:
+        """The training phase named by :func:`ninr_phase` with its default thresholds."""
+        return ninr_phase(self.net_.history)
+
+
+NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regularization (NINR).
+
+    A fully connected network in which a noise injection node (NIN), one scalar noise
+    ``ε`` per example, feeds every unit of a layer through trainable noise-injection
+    weights (NIW): each connected layer computes ``f(W h + b + σ_ε ε w_NI)``. With
+    ``nin_placement='input'`` (in-NINR) the node connects to the first layer only; with
+    ``'all'`` (full-NINR) one independent node connects to every layer. The NIWs start
+    large (``niw_init_scale``) so that noise dominates early training; the network then
+    learns to shrink them, which regularizes the local Hessian
+    (``L ≈ L(θ) + ½σ_ε² w_NIᵀ H w_NI``) and buys robustness to corrupted inputs. How
+    the NIWs evolve depends on the noise scale: see :func:`ninr_phase`.
+
+    At prediction time the node is off by default (``ε = 0``); with ``inference_noise``
+    set, predictions average ``n_inference_samples`` passes with the node on.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Width of each hidden layer.
+    activation : str or callable, default='relu'
+        See :func:`sknoise.available_activations`.
+    nin_placement : {{'input', 'all'}}, default='input'
+        ``'input'``: in-NINR, a node at the first layer. ``'all'``: full-NINR, a node
+        at every layer including the output logits.
+{COMMON_PARAMETERS_DOC.format(noise="gaussian", noise_scale=1.0, inference_noise=None,
+                              n_inference_samples=32, lr=1e-3, weight_decay=0.0,
+                              max_epochs=200, early_stopping=True)}
+        Here ``noise_scale`` is ``σ_ε``, the scale of the node's noise, and ``noise``
+        must be an additive kind.
+    niw_init_scale : float, default=1.0
+        Standard deviation of the Gaussian initialization of each NIW entry. On
+        standardized inputs a first-layer pre-activation has a standard deviation
+        near 0.6 at initialization, so ``σ_ε · niw_init_scale`` well above that makes
+        noise dominate at the start, as NINR intends.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when X was a DataFrame with string column names.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the :class:`NINRNet`.
+    history_ : skorch.History
+        Per-epoch training record, with the NIW norms written by
+        :class:`NIWNormRecorder` (``niw_norm``, ``niw_norm_start``, ``niw_norm_max``,
+        ``niw_norm_per_layer``).
+    loss_curve_ : list of float
+        Training loss per epoch.
+    validation_loss_curve_ : list of float or None
+        Validation loss per epoch (with early stopping).
+    niw_norm_curve_ : list of float
+        NIW norm at the end of each epoch.
+    phase_ : str
+        The training phase, from :func:`ninr_phase`.
+    n_iter_ : int
+        Number of epochs run.
+    device_ : str
+        Device of the fitted network.
+
+    See Also
+    --------
+    ninr_phase : Names the phase of a run from its NIW-norm trajectory.
+    NoisyMLPClassifier : Noise at fixed placements (input noise is corrupted-data training).
+
+    References
+    ----------
+    N. Levi, I. Bloch, M. Freytsis, T. Volansky, "Noise Injection Node Regularization
+    for Robust Learning" (poster; see methods.md section 2).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sknoise._ninr import NINRClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> clf = NINRClassifier((32,), noise_scale=0.5, max_epochs=30, random_state=0).fit(X, y)
+    >>> clf.predict(X[:2]).shape
+    (2,)
+    >>> len(clf.niw_norm_curve_) == clf.n_iter_
+    True
+    >>> clf.phase_ in ("decoupled", "decay", "catapult", "divergent")
+    True
+    """
