@@ -7,6 +7,7 @@ Estimators wrap PyTorch modules through skorch and follow the scikit-learn API:
 from ._activations import available_activations, make_activation
 from ._layers import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec
 from ._mlp import NoisyMLP, NoisyMLPClassifier
+from ._net import TrainingDivergedError
 from ._noise import NoiseDistribution, apply_noise, available_noises, get_noise
 
 __version__ = "0.1.0"
@@ -19,6 +20,7 @@ __all__ = [
     "NoiseSpec",
     "NoisyMLP",
     "NoisyMLPClassifier",
+    "TrainingDivergedError",
     "apply_noise",
     "available_activations",
     "available_noises",

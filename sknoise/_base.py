@@ -20,7 +20,7 @@ from torch.distributions import Distribution
 
 from ._inference import monte_carlo_passes, rows_per_chunk
 from ._layers import NoiseRNG, NoiseSpec, set_inference_noise
-from ._net import MaxNormConstraint, TensorNet
+from ._net import DivergenceGuard, MaxNormConstraint, TensorNet, TrainingDivergedError
 from ._noise import MULTIPLICATIVE_NOISES, available_noises
 
 __all__ = ["NoisyNetClassifier", "COMMON_PARAMETERS_DOC"]
@@ -251,8 +251,12 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
             settings["optimizer__momentum"] = self.momentum
         return settings
 
+    def _divergence_settings(self) -> str:
+        """The settings quoted when training diverges."""
+        return f"noise={self.noise!r}, noise_scale={self.noise_scale!r}, optimizer={self.optimizer!r}, lr={self.lr!r}"
+
     def _callbacks(self) -> list:
-        callbacks = []
+        callbacks = [("divergence_guard", DivergenceGuard(self._divergence_settings()))]
         if getattr(self, "max_norm", None) is not None:
             callbacks.append(("max_norm", MaxNormConstraint(self.max_norm)))
         if self.early_stopping:
@@ -307,7 +311,12 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _run_training(self, X: torch.Tensor, y: torch.Tensor, epochs: int | None) -> None:
         device = self.net_.device
-        self.net_.partial_fit(X.to(device), y.to(device), epochs=epochs)
+        try:
+            self.net_.partial_fit(X.to(device), y.to(device), epochs=epochs)
+        except TrainingDivergedError:
+            # A diverged network predicts garbage: leave the estimator unfitted instead.
+            del self.net_
+            raise
         self._after_training(X, y)
 
     def _after_training(self, X: torch.Tensor, y: torch.Tensor) -> None:

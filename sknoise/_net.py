@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -9,7 +11,7 @@ from torch import nn
 
 from ._data import TensorBatches
 
-__all__ = ["TensorNet", "MaxNormConstraint"]
+__all__ = ["TensorNet", "MaxNormConstraint", "DivergenceGuard", "TrainingDivergedError"]
 
 
 class TensorNet(NeuralNet):
@@ -65,3 +67,35 @@ class MaxNormConstraint(Callback):
             for layer in layers:
                 # renorm over dim 0 bounds the norm of each output unit's row of weights.
                 layer.weight.copy_(torch.renorm(layer.weight, p=2, dim=0, maxnorm=self.max_norm))
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training produced a non-finite loss (NaN or inf): the network has diverged.
+
+    Heavy-tailed noise (Cauchy) or a large noise scale or learning rate are the usual
+    causes; the message names the settings in force.
+    """
+
+
+class DivergenceGuard(Callback):
+    """Stop training with :class:`TrainingDivergedError` at the first non-finite batch loss.
+
+    Parameters
+    ----------
+    settings : str
+        The estimator's noise and optimizer settings, quoted in the error message.
+    """
+
+    def __init__(self, settings: str) -> None:
+        self.settings = settings
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
+        key = "train_loss" if training else "valid_loss"
+        # skorch already turned the loss into a float for the history: no extra device sync.
+        loss = net.history[-1, "batches", -1, key]
+        if not math.isfinite(loss):
+            raise TrainingDivergedError(
+                f"Training diverged at epoch {len(net.history)}: the {key.replace('_', ' ')} became {loss}. "
+                f"Settings: {self.settings}. Lower the noise scale or the learning rate, or use a "
+                "lighter-tailed noise distribution."
+            )
