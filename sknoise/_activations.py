@@ -7,6 +7,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ._layers import NoiseRNG
+from ._noisy_activations import NOISY_ACTIVATIONS, HardSigmoid, HardTanh, NoisyHardActivation
+
 __all__ = ["available_activations", "make_activation"]
 
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -21,6 +24,8 @@ _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "silu": nn.SiLU,
     "leaky_relu": nn.LeakyReLU,
     "softplus": nn.Softplus,
+    "hard_tanh": HardTanh,
+    "hard_sigmoid": HardSigmoid,  # the paper's clip(0.25x + 0.5, 0, 1), not PyTorch's
 }
 
 
@@ -41,11 +46,20 @@ def available_activations() -> list[str]:
     Returns
     -------
     names : list of str
+        Plain activations, the hard-saturating ``'hard_tanh'`` and ``'hard_sigmoid'``,
+        and the noisy activations of Gulcehre et al.: ``'<variant>_<tanh|sigmoid>'``
+        with variant ``nan``, ``nah``, ``nani`` or ``nanis``.
     """
-    return list(_ACTIVATIONS)
+    return [*_ACTIVATIONS, *NOISY_ACTIVATIONS]
 
 
-def make_activation(activation: str | Callable) -> nn.Module:
+def make_activation(
+    activation: str | Callable,
+    width: int | None = None,
+    rng: NoiseRNG | None = None,
+    mixing: float | None = None,
+    noise_constant: float | None = None,
+) -> nn.Module:
     """Build an activation module from a name, a module class or a tensor function.
 
     Parameters
@@ -53,6 +67,12 @@ def make_activation(activation: str | Callable) -> nn.Module:
     activation : str or callable
         A name from :func:`available_activations`, an ``nn.Module`` subclass
         (instantiated without arguments), or a function from tensor to tensor.
+    width : int, optional
+        Number of units; needed by the noisy activations (per-unit learned ``p``).
+    rng : NoiseRNG, optional
+        Source of randomness; needed by the noisy activations.
+    mixing, noise_constant : float, optional
+        The noisy activations' ``α`` and ``c``; ``None`` keeps the reference defaults.
 
     Returns
     -------
@@ -64,11 +84,16 @@ def make_activation(activation: str | Callable) -> nn.Module:
         For an unknown name; the message lists the valid names.
     """
     if isinstance(activation, str):
+        if activation in NOISY_ACTIVATIONS:
+            if width is None or rng is None:
+                raise ValueError(f"The noisy activation {activation!r} needs the layer width and a NoiseRNG.")
+            variant, kind = activation.split("_")
+            return NoisyHardActivation(kind, variant, width, rng, mixing, noise_constant)
         try:
             return _ACTIVATIONS[activation]()
         except KeyError:
             raise ValueError(
-                f"Unknown activation {activation!r}. Valid names are: {', '.join(sorted(_ACTIVATIONS))}; "
+                f"Unknown activation {activation!r}. Valid names are: {', '.join(sorted(available_activations()))}; "
                 "or pass an nn.Module class or a tensor function."
             ) from None
     if isinstance(activation, type) and issubclass(activation, nn.Module):

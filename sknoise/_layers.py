@@ -32,6 +32,8 @@ class NoiseRNG:
     def __init__(self, train_seed: int, inference_seed: int) -> None:
         self.seeds = {"train": int(train_seed), "inference": int(inference_seed)}
         self._generators: dict[tuple[str, str], torch.Generator] = {}
+        # Multiplies every training noise scale; a noise schedule moves it between epochs.
+        self.train_scale_factor = 1.0
 
     def generator(self, device: torch.device, training: bool) -> torch.Generator:
         """The generator of the training or inference stream on ``device``."""
@@ -52,10 +54,11 @@ class NoiseRNG:
             del self._generators[key]
 
     def __getstate__(self) -> dict:
-        return {"seeds": dict(self.seeds)}
+        return {"seeds": dict(self.seeds), "train_scale_factor": self.train_scale_factor}
 
     def __setstate__(self, state: dict) -> None:
         self.seeds = state["seeds"]
+        self.train_scale_factor = state.get("train_scale_factor", 1.0)
         self._generators = {}
 
 
@@ -112,7 +115,8 @@ class NoiseLayer(nn.Module):
         spec = self.train_noise if self.training else self.inference_noise
         if spec is None or not spec.active:
             return x
-        return spec.distribution.apply(x, spec.scale, self.rng.generator(x.device, self.training))
+        scale = spec.scale * self.rng.train_scale_factor if self.training else spec.scale
+        return spec.distribution.apply(x, scale, self.rng.generator(x.device, self.training))
 
     def extra_repr(self) -> str:
         infer = "off" if self.inference_noise is None else f"{self.inference_noise.distribution.name}"
@@ -148,7 +152,12 @@ class ActivationNoise(nn.Module):
 
 
 def set_inference_noise(module: nn.Module, spec: NoiseSpec | None) -> None:
-    """Set the eval-mode noise of every :class:`NoiseLayer` inside ``module``."""
+    """Set the eval-mode noise of every noise source inside ``module``.
+
+    Every submodule with a ``set_inference_noise`` method is reached: the
+    :class:`NoiseLayer` instances and any other noise source that follows the same
+    protocol (noisy activations, noise injection nodes).
+    """
     for layer in module.modules():
-        if isinstance(layer, NoiseLayer):
+        if layer is not module and hasattr(layer, "set_inference_noise"):
             layer.set_inference_noise(spec)

@@ -1,0 +1,143 @@
+"""Hard-saturating activations and the noisy activation functions of Gulcehre et al. (2016).
+
+``hard_sigmoid(x) = clip(0.25 x + 0.5, 0, 1)`` (the paper's, not PyTorch's ``x/6 + 0.5``)
+and ``hard_tanh(x) = clip(x, -1, 1)``, with linearizations ``u(x) = 0.25 x + 0.5`` and
+``u(x) = x``. ``Δ = h(x) - u(x)`` is zero in the linear region and non-zero only where
+the unit saturates. The noisy activation is
+
+    φ(x, ξ) = α h(x) + (1 - α) u(x) + d(x) σ(x) ε,
+    σ(x) = c (sigmoid(p Δ) - 0.5)²,   d(x) = -sgn(x) sgn(1 - α),
+
+with ``ε = ξ ~ N(0, 1)`` (NAN) or ``|ξ|`` (NAH) and ``p`` learned per unit. NANI adds
+noise to the input everywhere, ``h(x + c ξ)``; NANIS only where the unit saturates. At
+inference the noise is replaced by its expectation (0, or ``sqrt(2/π)`` for the
+half-normal), unless Monte-Carlo inference is switched on.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._layers import NoiseRNG
+
+__all__ = ["HardSigmoid", "HardTanh", "NoisyHardActivation", "NOISY_ACTIVATIONS", "hard_sigmoid", "hard_tanh"]
+
+VARIANTS = ("nan", "nah", "nani", "nanis")
+
+# Reference defaults (mixing constant α, noise constant c) from the authors' code.
+_REFERENCE = {
+    ("tanh", "nan"): (1.15, 0.5),
+    ("tanh", "nah"): (1.15, 0.5),
+    ("sigmoid", "nan"): (1.1, 0.15),
+    ("sigmoid", "nah"): (1.1, 0.15),
+    ("tanh", "nani"): (1.0, 0.05),
+    ("sigmoid", "nani"): (1.0, 0.05),
+    ("tanh", "nanis"): (1.0, 0.25),
+    ("sigmoid", "nanis"): (1.0, 0.25),
+}
+
+#: Activation names built here: ``'<variant>_<tanh|sigmoid>'``, e.g. ``'nan_tanh'``.
+NOISY_ACTIVATIONS = tuple(f"{v}_{k}" for v in VARIANTS for k in ("tanh", "sigmoid"))
+
+
+def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """``clip(0.25 x + 0.5, 0, 1)``."""
+    return torch.clamp(0.25 * x + 0.5, 0.0, 1.0)
+
+
+def hard_tanh(x: torch.Tensor) -> torch.Tensor:
+    """``clip(x, -1, 1)``."""
+    return torch.clamp(x, -1.0, 1.0)
+
+
+class HardSigmoid(nn.Module):
+    """The paper's hard sigmoid, ``clip(0.25 x + 0.5, 0, 1)``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return hard_sigmoid(x)
+
+
+class HardTanh(nn.Module):
+    """``clip(x, -1, 1)``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return hard_tanh(x)
+
+
+_HARD = {"tanh": (hard_tanh, lambda x: x), "sigmoid": (hard_sigmoid, lambda x: 0.25 * x + 0.5)}
+
+
+class NoisyHardActivation(nn.Module):
+    """A noisy hard-saturating activation (NAN, NAH, NANI or NANIS).
+
+    Parameters
+    ----------
+    kind : {'tanh', 'sigmoid'}
+        The hard function ``h``.
+    variant : {'nan', 'nah', 'nani', 'nanis'}
+        Normal output noise, half-normal output noise, input noise everywhere, input
+        noise only where saturated.
+    width : int
+        Number of units (for the learned per-unit ``p``).
+    rng : NoiseRNG
+        Shared, seeded source of randomness; its ``train_scale_factor`` (the noise
+        schedule) multiplies ``c`` during training.
+    mixing : float, optional
+        The mixing constant ``α`` (default: the reference value of the variant).
+    noise_constant : float, optional
+        The noise constant ``c`` (default: the reference value of the variant).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        variant: str,
+        width: int,
+        rng: NoiseRNG,
+        mixing: float | None = None,
+        noise_constant: float | None = None,
+    ) -> None:
+        super().__init__()
+        ref_mixing, ref_c = _REFERENCE[(kind, variant)]
+        self.kind, self.variant = kind, variant
+        self.mixing = ref_mixing if mixing is None else float(mixing)
+        self.noise_constant = ref_c if noise_constant is None else float(noise_constant)
+        self.rng = rng
+        self.monte_carlo = False
+        # p is learned per unit, initialized uniform in [-1, 1] as in the reference code.
+        self.p = nn.Parameter(torch.empty(width).uniform_(-1.0, 1.0))
+
+    def set_inference_noise(self, spec) -> None:
+        """Keep the noise on in eval mode (Monte-Carlo inference) when ``spec`` is set."""
+        self.monte_carlo = spec is not None
+
+    def _xi(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.randn(x.shape, generator=self.rng.generator(x.device, self.training), device=x.device, dtype=x.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, u = _HARD[self.kind]
+        noisy = self.training or self.monte_carlo
+        c = self.noise_constant * (self.rng.train_scale_factor if self.training else 1.0)
+        if self.variant in ("nani", "nanis"):
+            if not noisy:
+                return h(x)  # E[ξ] = 0 replaces the input noise
+            shift = c * self._xi(x)
+            if self.variant == "nanis":
+                shift = shift * (h(x) != u(x))
+            return h(x + shift)
+        hx, ux = h(x), u(x)
+        delta = hx - ux
+        sigma = c * (torch.sigmoid(self.p * delta) - 0.5) ** 2
+        direction = -torch.sign(x) * math.copysign(1.0, 1.0 - self.mixing)
+        if noisy:
+            eps = self._xi(x)
+            eps = eps.abs() if self.variant == "nah" else eps
+        else:
+            eps = math.sqrt(2.0 / math.pi) if self.variant == "nah" else 0.0
+        return self.mixing * hx + (1.0 - self.mixing) * ux + direction * sigma * eps
+
+    def extra_repr(self) -> str:
+        return f"{self.variant}_{self.kind}, mixing={self.mixing}, noise_constant={self.noise_constant}"

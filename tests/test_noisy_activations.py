@@ -1,0 +1,109 @@
+"""Hard-saturating and noisy activation functions (Gulcehre et al. 2016)."""
+
+import math
+
+import pytest
+import torch
+
+from sknoise import available_activations, make_activation
+from sknoise._layers import NoiseRNG, set_inference_noise
+from sknoise._noisy_activations import NOISY_ACTIVATIONS, NoisyHardActivation, hard_sigmoid, hard_tanh
+
+
+def test_hard_functions_follow_the_paper_not_pytorch():
+    x = torch.tensor([-5.0, -2.0, -1.0, 0.0, 1.0, 2.0, 5.0])
+    assert torch.equal(hard_sigmoid(x), torch.tensor([0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0]))
+    # PyTorch's hardsigmoid is x/6 + 1/2: different at x = 1.
+    assert not torch.allclose(hard_sigmoid(x), torch.nn.functional.hardsigmoid(x))
+    assert torch.equal(hard_tanh(x), torch.tensor([-1.0, -1.0, -1.0, 0.0, 1.0, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize("name", NOISY_ACTIVATIONS)
+def test_noisy_activations_are_selectable_by_name(name):
+    assert name in available_activations()
+    module = make_activation(name, width=4, rng=NoiseRNG(0, 1))
+    assert isinstance(module, NoisyHardActivation)
+    assert module.p.shape == (4,) and module.p.requires_grad
+
+
+def test_noisy_activation_needs_width_and_rng():
+    with pytest.raises(ValueError, match="width"):
+        make_activation("nan_tanh")
+
+
+def _unit(variant, kind, **kw):
+    torch.manual_seed(0)
+    return NoisyHardActivation(kind, variant, width=3, rng=NoiseRNG(1, 2), **kw)
+
+
+def test_nan_formula_in_training_matches_a_manual_computation():
+    act = _unit("nan", "tanh").train()
+    x = torch.tensor([[-3.0, 0.2, 2.5]])
+    gen = torch.Generator().manual_seed(1)  # the train stream's seed
+    xi = torch.randn(x.shape, generator=gen)
+    alpha, c = 1.15, 0.5
+    h, u = hard_tanh(x), x
+    sigma = c * (torch.sigmoid(act.p.detach() * (h - u)) - 0.5) ** 2
+    expected = alpha * h + (1 - alpha) * u + (-torch.sign(x) * math.copysign(1, 1 - alpha)) * sigma * xi
+    torch.testing.assert_close(act(x).detach(), expected)
+
+
+def test_noise_only_where_saturated_for_nan():
+    act = _unit("nan", "tanh").train()
+    x = torch.tensor([[-0.5, 0.0, 0.7]])  # all in the linear region: Δ = 0, σ = 0
+    out = act(x)
+    # α h + (1 - α) u = x in the linear region, and no noise.
+    torch.testing.assert_close(out.detach(), x)
+
+
+def test_saturated_units_keep_a_gradient():
+    act = _unit("nan", "tanh").train()
+    x = torch.tensor([[3.0, -4.0, 5.0]], requires_grad=True)
+    act(x).sum().backward()
+    # hard_tanh alone has zero gradient there; α > 1 mixing keeps (1 - α) u(x) alive.
+    assert torch.all(x.grad.abs() > 0)
+
+
+@pytest.mark.parametrize("variant, expectation", [("nan", 0.0), ("nah", math.sqrt(2 / math.pi))])
+def test_eval_replaces_noise_by_its_expectation(variant, expectation):
+    act = _unit(variant, "sigmoid").eval()
+    x = torch.tensor([[-6.0, 0.0, 6.0]])
+    first, second = act(x), act(x)
+    assert torch.equal(first, second)  # deterministic
+    h, u = hard_sigmoid(x), 0.25 * x + 0.5
+    sigma = act.noise_constant * (torch.sigmoid(act.p.detach() * (h - u)) - 0.5) ** 2
+    d = -torch.sign(x) * math.copysign(1, 1 - act.mixing)
+    expected = act.mixing * h + (1 - act.mixing) * u + d * sigma * expectation
+    torch.testing.assert_close(first.detach(), expected)
+
+
+def test_half_normal_noise_is_one_sided():
+    act = _unit("nah", "tanh").train()
+    x = torch.full((2000, 3), 4.0)  # saturated at +1; d(x) = -sgn(x) sgn(1 - α) = +1 for α > 1
+    base = act.mixing * 1.0 + (1 - act.mixing) * 4.0
+    assert torch.all(act(x).detach() >= base - 1e-6)
+
+
+def test_monte_carlo_inference_turns_the_noise_back_on():
+    act = _unit("nani", "tanh").eval()
+    x = torch.zeros(500, 3)
+    assert torch.equal(act(x), x)
+    set_inference_noise(torch.nn.Sequential(act), object())
+    assert act(x).std() > 0.01
+
+
+def test_nanis_perturbs_only_saturated_inputs():
+    act = _unit("nanis", "tanh", noise_constant=5.0).train()
+    x = torch.tensor([[0.3] * 3] * 200)
+    assert torch.equal(act(x), x)  # linear region: no noise
+    x_sat = torch.full((200, 3), 1.5)
+    assert (act(x_sat) < 1.0).any()  # large noise pulls some saturated inputs back inside
+
+
+def test_schedule_factor_scales_the_noise_constant():
+    act = _unit("nani", "tanh").train()
+    x = torch.zeros(4000, 3)
+    spread = act(x).std()
+    act.rng.train_scale_factor = 0.0
+    assert torch.equal(act(x), x)
+    assert spread > 0.03
