@@ -22,6 +22,7 @@ from ._inference import monte_carlo_passes, rows_per_chunk
 from ._layers import NoiseRNG, NoiseSpec, set_inference_noise
 from ._net import DivergenceGuard, MaxNormConstraint, TensorNet, TrainingDivergedError
 from ._noise import MULTIPLICATIVE_NOISES, available_noises
+from ._search import NOISE_SEARCH_SPACE, with_prefix
 
 __all__ = ["NoisyNetClassifier", "COMMON_PARAMETERS_DOC"]
 
@@ -167,6 +168,38 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.callbacks = callbacks
 
+    #: Estimator-specific additions to NOISE_SEARCH_SPACE, keyed "optuna" and "grid".
+    _search_space_extra: dict = {"optuna": {}, "grid": {}}
+
+    @classmethod
+    def search_space(cls, kind: str = "optuna", prefix: str = "") -> dict:
+        """Default hyperparameter search space of this estimator.
+
+        Parameters
+        ----------
+        kind : {'optuna', 'grid'}, default='optuna'
+            ``'optuna'``: optuna distributions (``FloatDistribution``,
+            ``IntDistribution``, ``CategoricalDistribution`` with plain choices), for
+            ``OptunaSearchCV`` or ``trial._suggest``. ``'grid'``: lists of values for
+            ``GridSearchCV``, kept small enough for a laptop.
+        prefix : str, default=''
+            Prepended to every name, e.g. ``'clf__'`` for a Pipeline step ``'clf'``.
+
+        Returns
+        -------
+        dict
+            Parameter name to distribution (or list of values).
+
+        Examples
+        --------
+        >>> from sknoise import NoisyMLPClassifier
+        >>> sorted(NoisyMLPClassifier.search_space("grid", prefix="clf__"))[:2]
+        ['clf__noise', 'clf__noise_scale']
+        """
+        if kind not in NOISE_SEARCH_SPACE:
+            raise ValueError(f"kind must be one of {sorted(NOISE_SEARCH_SPACE)}; got {kind!r}.")
+        return with_prefix({**NOISE_SEARCH_SPACE[kind], **cls._search_space_extra[kind]}, prefix)
+
     # ----------------------------------------------------------------- subclass API
     @abstractmethod
     def _build_module(self, n_features: int, n_classes: int, rng: NoiseRNG) -> nn.Module:
@@ -240,6 +273,12 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         device = str(self.device)
         if device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda") and torch.cuda._is_in_bad_fork():
+            raise RuntimeError(
+                "CUDA was initialized in the parent of this forked worker process, and CUDA cannot be used "
+                "after fork. Use joblib's default 'loky' backend or a 'spawn'/'forkserver' multiprocessing "
+                "start method for parallel searches on GPUs (see the README, 'Searching on several GPUs')."
+            )
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device={self.device!r} was requested but CUDA is not available; use 'cpu' or 'auto'.")
         return device

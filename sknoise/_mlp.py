@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import torch
+from optuna.distributions import CategoricalDistribution, FloatDistribution
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
@@ -104,6 +105,16 @@ class NoisyMLPClassifier(NoisyNetClassifier):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": [StrOptions({"before", "after"}), None],
         "max_norm": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
+    _search_space_extra = {
+        "optuna": {
+            "noise_placement": CategoricalDistribution(NOISE_PLACEMENTS),
+            "dropout": FloatDistribution(0.0, 0.5),
+            # Off, or Monte-Carlo inference with the training noise.
+            "inference_noise": CategoricalDistribution(("none", "same")),
+        },
+        "grid": {"noise_placement": ["input", "post_activation"]},
     }
 
     def __init__(

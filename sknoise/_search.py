@@ -1,0 +1,33 @@
+"""Default hyperparameter search spaces, for optuna and for GridSearchCV."""
+
+from __future__ import annotations
+
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+
+__all__ = ["ADDITIVE_NOISES", "NOISE_SEARCH_SPACE", "with_prefix"]
+
+#: The seven normalized additive distributions: the paper's "seven distributions".
+ADDITIVE_NOISES = ("gaussian", "uniform", "laplace", "logistic", "cauchy", "gumbel", "rademacher")
+
+#: The noise part every estimator shares: distribution, scale and Monte-Carlo samples.
+NOISE_SEARCH_SPACE: dict[str, dict[str, object]] = {
+    "optuna": {
+        "noise": CategoricalDistribution(ADDITIVE_NOISES),
+        "noise_scale": FloatDistribution(0.01, 1.0, log=True),
+        "n_inference_samples": IntDistribution(4, 128, log=True),
+        "lr": FloatDistribution(1e-4, 1e-2, log=True),
+        "weight_decay": FloatDistribution(1e-6, 1e-2, log=True),
+    },
+    "grid": {
+        "noise": ["gaussian", "uniform", "laplace"],
+        "noise_scale": [0.05, 0.1, 0.2, 0.4],
+    },
+}
+
+
+def with_prefix(space: dict, prefix: str) -> dict:
+    """Prefix every key (e.g. ``'clf__'`` inside a Pipeline), copying grid lists."""
+    return {
+        f"{prefix}{name}": (value if isinstance(value, BaseDistribution) else list(value))
+        for name, value in space.items()
+    }
