@@ -18,17 +18,22 @@ split is fixed as in the guide). Per-epoch accuracies come from a skorch callbac
 passed through the estimator's ``callbacks`` parameter. Writes
 ``benchmarks/results/guide_results.md`` and ``guide_*.png``.
 
-Run ``python examples/guide_experiments.py`` (about 20 minutes on 2 CPU cores) or
-``--quick`` for a smoke run of about a minute.
+Run ``python examples/guide_experiments.py`` (200 fits: about 12-15 minutes on one free
+CPU core, half that with ``--jobs 2``) or ``--quick`` for a smoke run of about a minute.
+``--cache FILE`` makes a stopped run resumable.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import multiprocessing
+import os
 import pickle
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,8 +45,8 @@ import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 import skorch  # noqa: E402
 import torch  # noqa: E402
-from skorch.callbacks import Callback  # noqa: E402
 from sklearn.datasets import make_circles  # noqa: E402
+from skorch.callbacks import Callback  # noqa: E402
 from torch import nn  # noqa: E402
 
 from sknoise import NoisyMLPClassifier  # noqa: E402
@@ -169,45 +174,6 @@ TABLE_HEAD = (
 )
 
 
-def run_config(config: Config, base: dict, data, seeds, cache: dict, progress) -> Outcome:
-    X_train, y_train, X_test, y_test = data
-    params = {**base, **config.params}
-    outcome = Outcome(config)
-    for seed in seeds:
-        key = (repr(sorted(params.items())), config.keras_init, seed, len(X_train))
-        if key not in cache:
-            callbacks = [("acc", AccuracyRecorder(X_train, y_train, X_test, y_test)), ("quiet", DropIdlePrintLog())]
-            if config.keras_init:
-                callbacks.append(("keras_init", KerasInit(1000 + seed, config.keras_init)))
-            clf = NoisyMLPClassifier(**params, random_state=seed, callbacks=callbacks)
-            start = time.perf_counter()
-            clf.fit(X_train, y_train)
-            seconds = time.perf_counter() - start
-            cache[key] = (clf.score(X_train, y_train), clf.score(X_test, y_test), history_curves(clf), seconds)
-            cache.save()
-        train, test, curves, seconds = cache[key]
-        outcome.train.append(train)
-        outcome.test.append(test)
-        outcome.curves.append(curves)
-        outcome.seconds.append(seconds)
-        progress(f"{config.name:<34} seed {seed:>2}: train {train:.3f} test {test:.3f} ({seconds:.1f}s)")
-    return outcome
-
-
-class FitCache(dict):
-    """Results of finished fits, pickled after each fit so that a stopped run resumes."""
-
-    def __init__(self, path: Path | None) -> None:
-        super().__init__()
-        self.path = path
-        if path is not None and path.exists():
-            self.update(pickle.loads(path.read_bytes()))
-
-    def save(self) -> None:
-        if self.path is not None:
-            self.path.write_bytes(pickle.dumps(dict(self)))
-
-
 class Progress:
     def __init__(self, total: int) -> None:
         self.total, self.done, self.start = total, 0, time.perf_counter()
@@ -217,6 +183,83 @@ class Progress:
         elapsed = time.perf_counter() - self.start
         eta = elapsed / self.done * max(self.total - self.done, 0)
         print(f"[{self.done:>3}/{self.total}] {elapsed:6.0f}s (eta {eta:4.0f}s) {message}", flush=True)
+
+
+class FitCache(dict):
+    """Results of finished fits, pickled after each fit so that a stopped run resumes."""
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__()
+        self.path = path
+        if path is not None and path.exists():
+            self.update(pickle.loads(gzip.decompress(path.read_bytes())))
+
+    def save(self) -> None:
+        if self.path is not None:
+            self.path.write_bytes(gzip.compress(pickle.dumps(dict(self))))
+
+
+def fit_one(params: dict, keras_init: str | None, seed: int, data) -> tuple:
+    """Fit one estimator; return final train/test accuracy, its curves and its fit time."""
+    torch.set_num_threads(1)  # tiny networks: threads cost more than they bring
+    X_train, y_train, X_test, y_test = data
+    callbacks = [("acc", AccuracyRecorder(X_train, y_train, X_test, y_test)), ("quiet", DropIdlePrintLog())]
+    if keras_init:
+        callbacks.append(("keras_init", KerasInit(1000 + seed, keras_init)))
+    clf = NoisyMLPClassifier(**params, random_state=seed, callbacks=callbacks)
+    start = time.perf_counter()
+    clf.fit(X_train, y_train)
+    seconds = time.perf_counter() - start
+    curves = {k: v.astype(np.float32) for k, v in history_curves(clf).items()}
+    return clf.score(X_train, y_train), clf.score(X_test, y_test), curves, seconds
+
+
+def _key(params: dict, config: Config, seed: int) -> tuple:
+    return repr(sorted(params.items())), config.keras_init, seed
+
+
+def run_all(experiments, seeds, cache: FitCache, jobs: int) -> None:
+    """Fit every (configuration, seed) not in ``cache``, sequentially or in ``jobs`` processes."""
+    tasks, names = {}, {}
+    for configs, base, data in experiments:
+        for config in configs:
+            params = {**base, **config.params}
+            for seed in seeds:
+                key = _key(params, config, seed)
+                if key not in cache and key not in tasks:
+                    tasks[key] = (params, config.keras_init, seed, data)
+                    names[key] = f"{config.name:<38} seed {seed:>2}"
+    progress = Progress(len(tasks))
+
+    def done(key, result) -> None:
+        cache[key] = result
+        cache.save()
+        train, test, _, seconds = result
+        progress(f"{names[key]}: train {train:.3f} test {test:.3f} ({seconds:.1f}s)")
+
+    if jobs == 1:
+        for key, task in tasks.items():
+            done(key, fit_one(*task))
+        return
+    # spawn, not fork: a forked child cannot use a CUDA context the parent may hold.
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(fit_one, *task): key for key, task in tasks.items()}
+        for future in as_completed(futures):
+            done(futures[future], future.result())
+
+
+def collect(configs, base: dict, seeds, cache: FitCache) -> list[Outcome]:
+    outcomes = []
+    for config in configs:
+        outcome = Outcome(config)
+        for seed in seeds:
+            train, test, curves, seconds = cache[_key({**base, **config.params}, config, seed)]
+            outcome.train.append(train)
+            outcome.test.append(test)
+            outcome.curves.append(curves)
+            outcome.seconds.append(seconds)
+        outcomes.append(outcome)
+    return outcomes
 
 
 # --------------------------------------------------------------------------- plots
@@ -250,7 +293,7 @@ def plot_curves(outcomes: list[Outcome], path: Path, title: str, ncols: int) -> 
     plt.close(fig)
 
 
-def plot_grid(stds, outcomes: list[Outcome], path: Path) -> None:
+def plot_grid(stds, outcomes: list[Outcome], path: Path, epochs: int) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for attr, color, label in (("train", "tab:blue", "train"), ("test", "tab:orange", "test")):
         values = np.array([getattr(o, attr) for o in outcomes])
@@ -259,7 +302,7 @@ def plot_grid(stds, outcomes: list[Outcome], path: Path) -> None:
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlabel("std of the hidden (pre-activation) Gaussian noise")
     ax.set_ylabel("accuracy")
-    ax.set_title(f"circles 30/70, 500 ReLU, 4000 epochs: mean ± std over {len(outcomes[0].test)} seeds", fontsize=9)
+    ax.set_title(f"circles 30/70, 500 ReLU, {epochs} epochs: mean ± std over {len(outcomes[0].test)} seeds", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -280,8 +323,8 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--cache", type=Path, default=None,
                         help="pickle of finished fits: a rerun with the same file skips them (resume)")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel fitting processes (1 thread each)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # tiny networks: threads cost more than they bring
     quick = args.quick
     seeds = list(range(2 if quick else args.seeds))
     epochs1, epochs2 = (200, 10) if quick else (4000, 100)
@@ -292,6 +335,7 @@ def main(argv=None) -> None:
         hidden_layer_sizes=(500,), activation="relu", optimizer="adam", lr=1e-3, batch_size=32,
         max_epochs=epochs1, early_stopping=False, noise="gaussian", noise_scale=0.0,
     )
+    both = ("input", "pre_activation")
     configs1 = [
         Config("plain", {}),
         Config("dropout 0.4", {"dropout": 0.4}),
@@ -299,8 +343,9 @@ def main(argv=None) -> None:
         Config("input noise 0.01", {"noise_placement": "input", "noise_scale": 0.01}),
         Config("hidden noise 0.1, pre-activation", {"noise_placement": "pre_activation", "noise_scale": 0.1}),
         Config("hidden noise 0.1, post-activation", {"noise_placement": "post_activation", "noise_scale": 0.1}),
-        Config("input + pre-act. noise, both 0.01", {"noise_placement": ("input", "pre_activation"), "noise_scale": 0.01}),
-        Config("input + pre-act. noise, both 0.1", {"noise_placement": ("input", "pre_activation"), "noise_scale": 0.1}),
+        # One noise_scale serves every placement, so the guide's 0.01 input + 0.1 hidden cannot be expressed.
+        Config("input + pre-act. noise, both 0.01", {"noise_placement": both, "noise_scale": 0.01}),
+        Config("input + pre-act. noise, both 0.1", {"noise_placement": both, "noise_scale": 0.1}),
     ]
     configs_keras = [
         Config("plain, Keras init", {}, keras_init="glorot"),
@@ -320,30 +365,24 @@ def main(argv=None) -> None:
         Config("no batch norm, Keras he_uniform init", {}, keras_init="he"),
     ]
 
-    # Grid points equal to a configuration above (std 0 = plain, 0.1) are reused, not refitted.
-    n_grid_new = len([s for s in stds if s not in (0.0, 0.1)])
-    progress = Progress(len(seeds) * (len(configs1) + len(configs_keras) + n_grid_new + len(configs2)))
+    # Grid points equal to a configuration above (std 0 = plain, 0.1) are fitted once.
     cache = FitCache(args.cache)
     data1, data2 = circles(100, 30), circles(1000, 500)
     start = time.perf_counter()
-    out1 = [run_config(c, base1, data1, seeds, cache, progress) for c in configs1]
-    out2 = [run_config(c, base2, data2, seeds, cache, progress) for c in configs2]
-    out_grid = []
-    for c in grid:
-        reused = c.params.get("noise_scale", 0.0) in (0.0, 0.1)
-        out_grid.append(run_config(c, base1, data1, seeds, cache, (lambda m: None) if reused else progress))
-    out_keras = [run_config(c, base1, data1, seeds, cache, progress) for c in configs_keras]
+    run_all([(configs1, base1, data1), (configs2, base2, data2), (grid, base1, data1), (configs_keras, base1, data1)],
+            seeds, cache, args.jobs)
     total = time.perf_counter() - start
+    out1, out2 = collect(configs1, base1, seeds, cache), collect(configs2, base2, seeds, cache)
+    out_grid, out_keras = collect(grid, base1, seeds, cache), collect(configs_keras, base1, seeds, cache)
 
     suffix = "_quick" if quick else ""
     plot_curves(out1, args.out / f"guide_noise_curves{suffix}.png",
                 f"make_circles 30 train / 70 test, 500 ReLU, Adam, {epochs1} epochs", ncols=4)
     plot_curves(out2, args.out / f"guide_batchnorm_curves{suffix}.png",
                 f"make_circles 500/500, 50 ReLU, SGD 0.01 m 0.9, {epochs2} epochs", ncols=4)
-    plot_grid(stds, out_grid, args.out / f"guide_noise_grid{suffix}.png")
+    plot_grid(stds, out_grid, args.out / f"guide_noise_grid{suffix}.png", epochs1)
 
-    command = "python examples/guide_experiments.py" + (" --quick" if quick else "") + (
-        f" --seeds {args.seeds}" if args.seeds != 10 and not quick else "")
+    command = " ".join(["python examples/guide_experiments.py", *(argv if argv is not None else sys.argv[1:])])
     one_fit = np.mean(out1[0].seconds)
     tables = "\n".join([
         f"## Experiment 1: noise and dropout (30 train / 70 test, {epochs1} epochs)\n",
@@ -355,12 +394,14 @@ def main(argv=None) -> None:
         "## Experiment 3: grid of the hidden (pre-activation) noise std\n",
         TABLE_HEAD, *[o.row() for o in out_grid], "",
     ])
+    gpu = f"visible but unused: {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "none visible"
     report = f"""# Practitioner's guide experiments with NoisyMLPClassifier{' (QUICK SMOKE RUN)' if quick else ''}
 
 Command: `{command}` (from the repository root, with the project's `.venv`).
-Machine: {platform.machine()} Linux, 2 CPU cores shared with other jobs, no GPU; one torch thread;
+Machine: {platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores (GPU {gpu}), {args.jobs} fitting
+process(es) of one torch thread each;
 Python {platform.python_version()}, torch {torch.__version__}, skorch {skorch.__version__},
-scikit-learn {sklearn.__version__}. Wall time {total / 60:.1f} min; one 4000-epoch fit of experiment 1
+scikit-learn {sklearn.__version__}. Wall time {total / 60:.1f} min; one {epochs1}-epoch fit of experiment 1
 takes {one_fit:.1f} s. Seeds {seeds[0]}..{seeds[-1]} (estimator `random_state`); the data split is fixed.
 Accuracies are final-epoch `score()` values (noise and dropout off at prediction).
 

@@ -8,12 +8,24 @@ from ._activations import available_activations, make_activation
 from ._layers import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec
 from ._mlp import NoisyMLP, NoisyMLPClassifier
 from ._net import TrainingDivergedError
+from ._ninr import NINRClassifier, NINRNet, NIWNormRecorder, NoiseInjectionNode, ninr_phase
 from ._noise import NoiseDistribution, apply_noise, available_noises, get_noise
+from ._noisy_activations import HardSigmoid, HardTanh, NoisyHardActivation
+from ._robustness import available_corruptions, corrupt, plot_robustness, robustness_curve
+from ._schedules import noise_schedule_factor
+from ._search import suggest_params
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActivationNoise",
+    "NINRClassifier",
+    "NINRNet",
+    "NIWNormRecorder",
+    "NoiseInjectionNode",
+    "HardSigmoid",
+    "HardTanh",
+    "NoisyHardActivation",
     "NoiseDistribution",
     "NoiseLayer",
     "NoiseRNG",
@@ -22,8 +34,15 @@ __all__ = [
     "NoisyMLPClassifier",
     "TrainingDivergedError",
     "apply_noise",
+    "available_corruptions",
+    "corrupt",
+    "ninr_phase",
+    "plot_robustness",
+    "robustness_curve",
     "available_activations",
     "available_noises",
     "get_noise",
     "make_activation",
+    "noise_schedule_factor",
+    "suggest_params",
 ]

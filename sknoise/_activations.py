@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
@@ -10,7 +11,7 @@ from torch import nn
 from ._layers import NoiseRNG
 from ._noisy_activations import NOISY_ACTIVATIONS, HardSigmoid, HardTanh, NoisyHardActivation
 
-__all__ = ["available_activations", "make_activation"]
+__all__ = ["activation_factory", "available_activations", "make_activation"]
 
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -101,3 +102,14 @@ def make_activation(
     if callable(activation):
         return _FunctionActivation(activation)
     raise TypeError(f"activation must be a name or a callable; got {type(activation).__name__}.")
+
+
+def activation_factory(activation, rng: NoiseRNG | None = None) -> Callable[[int], nn.Module]:
+    """Normalize a module's ``activation`` argument into ``factory(width) -> nn.Module``.
+
+    A name is resolved with :func:`make_activation` (reference constants for the noisy
+    activations); anything else must already be such a factory.
+    """
+    if isinstance(activation, str):
+        return partial(make_activation, activation, rng=rng)
+    return activation

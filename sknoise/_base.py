@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,7 +12,7 @@ import torch
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping
@@ -18,13 +20,15 @@ from skorch.dataset import ValidSplit
 from torch import nn
 from torch.distributions import Distribution
 
+from ._activations import available_activations, make_activation
 from ._inference import monte_carlo_passes, rows_per_chunk
 from ._layers import NoiseRNG, NoiseSpec, set_inference_noise
 from ._net import DivergenceGuard, MaxNormConstraint, TensorNet, TrainingDivergedError
 from ._noise import MULTIPLICATIVE_NOISES, available_noises
+from ._schedules import NOISE_SCHEDULES, NoiseScheduler
 from ._search import NOISE_SEARCH_SPACE, with_prefix
 
-__all__ = ["NoisyNetClassifier", "COMMON_PARAMETERS_DOC"]
+__all__ = ["NoisyNetClassifier", "LogitNetClassifier", "COMMON_PARAMETERS_DOC"]
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -60,6 +64,19 @@ COMMON_PARAMETERS_DOC = """\
         ``None`` uses scikit-learn's ``working_memory`` setting (1024 by default).
         The inference parameters above are read at prediction time, so they can be
         changed on a fitted model with ``set_params``.
+    noise_schedule : {{'constant', 'linear', 'exponential', 'cosine'}} or callable, default='constant'
+        How every training noise scale (noise layers, noise injection nodes, the noisy
+        activations' ``c``) evolves over the ``max_epochs`` epochs: a factor going from
+        1 to ``noise_schedule_end``, or ``fn(epoch, max_epochs) -> factor``; see
+        :func:`sknoise.noise_schedule_factor`. The history records ``noise_scale``
+        and ``noise_scale_factor`` per epoch.
+    noise_schedule_end : float, default=0.0
+        The factor reached on the last epoch by the built-in decaying schedules.
+    activation_mixing : float or None, default=None
+        Mixing constant ``α`` of the noisy activations (``'nan_tanh'``, ...);
+        ``None`` keeps the reference value of each variant.
+    activation_noise_constant : float or None, default=None
+        Noise constant ``c`` of the noisy activations; ``None`` keeps the reference value.
     optimizer : {{'adam', 'adamw', 'sgd', 'rmsprop'}} or torch optimizer class, default='adam'
     lr : float, default={lr!r}
         Learning rate.
@@ -107,6 +124,13 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         "inference_noise_scale": [Interval(Real, 0, None, closed="left"), None],
         "n_inference_samples": [Interval(Integral, 1, None, closed="left")],
         "inference_memory_mb": [Interval(Real, 0, None, closed="neither"), None],
+        # Every estimator has an architecture of hidden layers with an activation.
+        "hidden_layer_sizes": [tuple, list, Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(available_activations())), callable],
+        "noise_schedule": [StrOptions(set(NOISE_SCHEDULES)), callable],
+        "noise_schedule_end": [Interval(Real, 0, None, closed="left")],
+        "activation_mixing": [Interval(Real, None, None, closed="neither"), None],
+        "activation_noise_constant": [Interval(Real, 0, None, closed="left"), None],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -132,6 +156,10 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         inference_noise_scale,
         n_inference_samples,
         inference_memory_mb,
+        noise_schedule="constant",
+        noise_schedule_end=0.0,
+        activation_mixing=None,
+        activation_noise_constant=None,
         optimizer,
         lr,
         weight_decay,
@@ -153,6 +181,10 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         self.inference_noise_scale = inference_noise_scale
         self.n_inference_samples = n_inference_samples
         self.inference_memory_mb = inference_memory_mb
+        self.noise_schedule = noise_schedule
+        self.noise_schedule_end = noise_schedule_end
+        self.activation_mixing = activation_mixing
+        self.activation_noise_constant = activation_noise_constant
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -269,6 +301,16 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes_
 
     # ----------------------------------------------------------------- training
+    def _activation_factory(self, rng: NoiseRNG) -> Callable[[int], nn.Module]:
+        """``factory(width)`` builds the ``activation`` of a layer of that width."""
+        return partial(
+            make_activation,
+            self.activation,
+            rng=rng,
+            mixing=self.activation_mixing,
+            noise_constant=self.activation_noise_constant,
+        )
+
     def _resolve_device(self) -> str:
         device = str(self.device)
         if device == "auto":
@@ -296,6 +338,9 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _callbacks(self) -> list:
         callbacks = [("divergence_guard", DivergenceGuard(self._divergence_settings()))]
+        if self.noise_schedule != "constant":
+            scheduler = NoiseScheduler(self.noise_schedule, self.max_epochs, self.noise_schedule_end, self.noise_scale)
+            callbacks.append(("noise_schedule", scheduler))
         if getattr(self, "max_norm", None) is not None:
             callbacks.append(("max_norm", MaxNormConstraint(self.max_norm)))
         if self.early_stopping:
@@ -343,6 +388,8 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
             callbacks=self._callbacks(),
             device=self._resolve_device(),
             verbose=self.verbose,
+            # Silent runs skip the per-epoch table that skorch would format and discard.
+            **({} if self.verbose else {"callbacks__print_log": None}),
             shuffle_seed=int(shuffle_seed),
             **self._optimizer_settings(),
         )
@@ -504,3 +551,31 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
+
+
+class LogitNetClassifier(NoisyNetClassifier):
+    """Base of the discriminative estimators: a network of hidden layers that outputs logits.
+
+    Trained with cross-entropy; Monte-Carlo passes are averaged as probabilities
+    (softmax of each pass), and their spread is the uncertainty.
+    """
+
+    @property
+    def _hidden_sizes(self) -> tuple[int, ...]:
+        sizes = self.hidden_layer_sizes
+        return (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+
+    def _layer_widths(self, n_features: int, n_classes: int) -> list[int]:
+        return [n_features, *self._hidden_sizes, n_classes]
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if any(not isinstance(s, Integral) or s < 1 for s in self._hidden_sizes):
+            raise ValueError(f"hidden_layer_sizes must hold positive integers; got {self.hidden_layer_sizes!r}.")
+
+    def _criterion(self) -> nn.Module:
+        return nn.CrossEntropyLoss()
+
+    def _reduce_passes(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        proba = torch.softmax(out, dim=-1)
+        return proba.mean(dim=0), proba.std(dim=0, correction=0)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from collections.abc import Callable
+from numbers import Real
 
 import torch
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from ._activations import available_activations, make_activation
-from ._base import COMMON_PARAMETERS_DOC, NoisyNetClassifier
+from ._activations import activation_factory
+from ._base import COMMON_PARAMETERS_DOC, LogitNetClassifier, NoisyNetClassifier
 from ._layers import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec
 
 __all__ = ["NoisyMLP", "NoisyMLPClassifier"]
@@ -38,7 +39,8 @@ class NoisyMLP(nn.Module):
     hidden_layer_sizes : sequence of int
         Widths of the hidden layers (may be empty: a linear model).
     activation : str or callable
-        See :func:`sknoise.available_activations`.
+        An activation name, or ``activation(width)`` building the activation module
+        of a layer of that width (see :func:`sknoise.make_activation`).
     noise : NoiseSpec
         Training noise used at every placement.
     noise_placement : sequence of str
@@ -56,7 +58,7 @@ class NoisyMLP(nn.Module):
         n_features: int,
         n_classes: int,
         hidden_layer_sizes,
-        activation,
+        activation: str | Callable[[int], nn.Module],
         noise: NoiseSpec,
         noise_placement,
         dropout: float,
@@ -65,20 +67,18 @@ class NoisyMLP(nn.Module):
     ) -> None:
         super().__init__()
         self.noise_rng = rng
+        activation = activation_factory(activation, rng)
         placements = set(noise_placement)
         self.input_noise = NoiseLayer(noise, rng) if "input" in placements else nn.Identity()
         layers: list[nn.Module] = []
-        self._hidden_linears: list[nn.Linear] = []
         width_in = n_features
         for width in hidden_layer_sizes:
-            linear = nn.Linear(width_in, width)
-            self._hidden_linears.append(linear)
-            layers.append(linear)
+            layers.append(nn.Linear(width_in, width))
             if batch_norm == "before":
                 layers.append(nn.BatchNorm1d(width))
             if "pre_activation" in placements:
                 layers.append(NoiseLayer(noise, rng))
-            f = make_activation(activation)
+            f = activation(width)
             layers.append(ActivationNoise(f, noise, rng) if "post_activation" in placements else f)
             if batch_norm == "after":
                 layers.append(nn.BatchNorm1d(width))
@@ -96,11 +96,9 @@ class NoisyMLP(nn.Module):
         return self.output(self.hidden(self.input_noise(x)))
 
 
-class NoisyMLPClassifier(NoisyNetClassifier):
+class NoisyMLPClassifier(LogitNetClassifier):
     _parameter_constraints: dict = {
         **NoisyNetClassifier._parameter_constraints,
-        "hidden_layer_sizes": [tuple, list, Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(available_activations())), callable],
         "noise_placement": [StrOptions(set(NOISE_PLACEMENTS)), tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": [StrOptions({"before", "after"}), None],
@@ -132,6 +130,10 @@ class NoisyMLPClassifier(NoisyNetClassifier):
         inference_noise_scale=None,
         n_inference_samples=32,
         inference_memory_mb=None,
+        noise_schedule="constant",
+        noise_schedule_end=0.0,
+        activation_mixing=None,
+        activation_noise_constant=None,
         optimizer="adam",
         lr=1e-3,
         weight_decay=0.0,
@@ -154,6 +156,10 @@ class NoisyMLPClassifier(NoisyNetClassifier):
             inference_noise_scale=inference_noise_scale,
             n_inference_samples=n_inference_samples,
             inference_memory_mb=inference_memory_mb,
+            noise_schedule=noise_schedule,
+            noise_schedule_end=noise_schedule_end,
+            activation_mixing=activation_mixing,
+            activation_noise_constant=activation_noise_constant,
             optimizer=optimizer,
             lr=lr,
             weight_decay=weight_decay,
@@ -176,21 +182,8 @@ class NoisyMLPClassifier(NoisyNetClassifier):
         self.batch_norm = batch_norm
         self.max_norm = max_norm
 
-    @property
-    def _hidden_sizes(self) -> tuple[int, ...]:
-        sizes = self.hidden_layer_sizes
-        return (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
-
-    def _layer_widths(self, n_features: int, n_classes: int) -> list[int]:
-        return [n_features, *self._hidden_sizes, n_classes]
-
     def _check_params(self) -> None:
         super()._check_params()
-        bad_sizes = [s for s in self._hidden_sizes if not isinstance(s, Integral) or s < 1]
-        if bad_sizes:
-            raise ValueError(
-                f"hidden_layer_sizes must hold positive integers; got {self.hidden_layer_sizes!r}."
-            )
         bad_places = [p for p in _placements(self.noise_placement) if p not in NOISE_PLACEMENTS]
         if bad_places:
             raise ValueError(
@@ -202,20 +195,13 @@ class NoisyMLPClassifier(NoisyNetClassifier):
             n_features,
             n_classes,
             self._hidden_sizes,
-            self.activation,
+            self._activation_factory(rng),
             NoiseSpec.make(self.noise, self.noise_scale),
             _placements(self.noise_placement),
             self.dropout,
             self.batch_norm,
             rng,
         )
-
-    def _criterion(self) -> nn.Module:
-        return nn.CrossEntropyLoss()
-
-    def _reduce_passes(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        proba = torch.softmax(out, dim=-1)
-        return proba.mean(dim=0), proba.std(dim=0, correction=0)
 
 
 NoisyMLPClassifier.__doc__ = f"""Multilayer perceptron classifier trained with noise injection.

@@ -25,6 +25,11 @@ class TensorNet(NeuralNet):
         Seed of the CPU generator that shuffles the training rows each epoch.
     """
 
+    # The module is passed as an instance, so `module` holds the same CUDA tensors as
+    # `module_`: route it through skorch's device-mapping unpickler too, or a model
+    # fitted on CUDA cannot be loaded on a machine without CUDA.
+    cuda_dependent_attributes_ = [*NeuralNet.cuda_dependent_attributes_, "module"]
+
     def __init__(self, *args, shuffle_seed: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.shuffle_seed = shuffle_seed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -11,10 +11,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Callback
 from torch import nn
 
-from ._activations import available_activations, make_activation
-from ._base import COMMON_PARAMETERS_DOC, NoisyNetClassifier
+from ._activations import activation_factory
+from ._base import COMMON_PARAMETERS_DOC, LogitNetClassifier, NoisyNetClassifier
 from ._layers import NoiseLayer, NoiseRNG, NoiseSpec
-from ._mlp import NoisyMLPClassifier
 from ._noise import MULTIPLICATIVE_NOISES
 
 __all__ = ["NoiseInjectionNode", "NINRNet", "NINRClassifier", "NIWNormRecorder", "ninr_phase", "NINR_PHASES"]
@@ -73,7 +72,8 @@ class NINRNet(nn.Module):
     hidden_layer_sizes : sequence of int
         Widths of the hidden layers (may be empty).
     activation : str or callable
-        See :func:`sknoise.available_activations`.
+        An activation name, or ``activation(width)`` building the activation module
+        of a layer of that width (see :func:`sknoise.make_activation`).
     noise : NoiseSpec
         Distribution of ``ε`` and ``σ``.
     nin_placement : {'input', 'all'}
@@ -99,7 +99,8 @@ class NINRNet(nn.Module):
         self.noise_rng = rng
         widths = [n_features, *hidden_layer_sizes, n_classes]
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.activations = nn.ModuleList(make_activation(activation) for _ in hidden_layer_sizes)
+        activation = activation_factory(activation, rng)
+        self.activations = nn.ModuleList(activation(width) for width in hidden_layer_sizes)
         n_nodes = 1 if nin_placement == "input" else len(self.linears)
         self.nodes = nn.ModuleList(
             NoiseInjectionNode(widths[i + 1], noise, niw_init_scale, rng) for i in range(n_nodes)
@@ -171,6 +172,10 @@ def ninr_phase(history, *, rise: float = 1.5, fall: float = 0.5, decay_to: float
     - ``'decoupled'``: otherwise: the NIWs barely moved, so noise and learning stayed
       decoupled for the whole run.
 
+    A fit whose loss turns non-finite stops with
+    :class:`~sknoise._net.TrainingDivergedError` and leaves no history: a study should
+    count it as ``'divergent'`` too.
+
     The defaults (a 50 % rise, a fall to half the peak, a decay to half the initial
     norm, a tenfold blow-up) are ours: the poster gives no numbers. They are
     keyword arguments so that a study can state its own.
@@ -210,11 +215,9 @@ def ninr_phase(history, *, rise: float = 1.5, fall: float = 0.5, decay_to: float
     return "decay" if end <= decay_to * start else "decoupled"
 
 
-class NINRClassifier(NoisyNetClassifier):
+class NINRClassifier(LogitNetClassifier):
     _parameter_constraints: dict = {
         **NoisyNetClassifier._parameter_constraints,
-        "hidden_layer_sizes": [tuple, list, Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(available_activations())), callable],
         "nin_placement": [StrOptions(set(NIN_PLACEMENTS))],
         "niw_init_scale": [Interval(Real, 0, None, closed="left")],
     }
@@ -232,6 +235,10 @@ class NINRClassifier(NoisyNetClassifier):
         inference_noise_scale=None,
         n_inference_samples=32,
         inference_memory_mb=None,
+        noise_schedule="constant",
+        noise_schedule_end=0.0,
+        activation_mixing=None,
+        activation_noise_constant=None,
         optimizer="adam",
         lr=1e-3,
         weight_decay=0.0,
@@ -254,6 +261,10 @@ class NINRClassifier(NoisyNetClassifier):
             inference_noise_scale=inference_noise_scale,
             n_inference_samples=n_inference_samples,
             inference_memory_mb=inference_memory_mb,
+            noise_schedule=noise_schedule,
+            noise_schedule_end=noise_schedule_end,
+            activation_mixing=activation_mixing,
+            activation_noise_constant=activation_noise_constant,
             optimizer=optimizer,
             lr=lr,
             weight_decay=weight_decay,
@@ -274,18 +285,8 @@ class NINRClassifier(NoisyNetClassifier):
         self.nin_placement = nin_placement
         self.niw_init_scale = niw_init_scale
 
-    # A logit network: the MLP's loss and Monte-Carlo reduction apply unchanged.
-    _criterion = NoisyMLPClassifier._criterion
-    _reduce_passes = NoisyMLPClassifier._reduce_passes
-    _hidden_sizes = NoisyMLPClassifier._hidden_sizes
-
-    def _layer_widths(self, n_features: int, n_classes: int) -> list[int]:
-        return [n_features, *self._hidden_sizes, n_classes]
-
     def _check_params(self) -> None:
         super()._check_params()
-        if any(not isinstance(s, Integral) or s < 1 for s in self._hidden_sizes):
-            raise ValueError(f"hidden_layer_sizes must hold positive integers; got {self.hidden_layer_sizes!r}.")
         for name in ("noise", "inference_noise"):
             value = getattr(self, name)
             if isinstance(value, str) and value in MULTIPLICATIVE_NOISES:
@@ -299,12 +300,16 @@ class NINRClassifier(NoisyNetClassifier):
             n_features,
             n_classes,
             self._hidden_sizes,
-            self.activation,
+            self._activation_factory(rng),
             NoiseSpec.make(self.noise, self.noise_scale),
             self.nin_placement,
             self.niw_init_scale,
             rng,
         )
+
+    def _divergence_settings(self) -> str:
+        return (f"{super()._divergence_settings()}, nin_placement={self.nin_placement!r}, "
+                f"niw_init_scale={self.niw_init_scale!r}")
 
     def _callbacks(self) -> list:
         return [("niw_norm", NIWNormRecorder()), *super()._callbacks()]

@@ -115,7 +115,8 @@ class NoisyHardActivation(nn.Module):
         self.monte_carlo = spec is not None
 
     def _xi(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.randn(x.shape, generator=self.rng.generator(x.device, self.training), device=x.device, dtype=x.dtype)
+        generator = self.rng.generator(x.device, self.training)
+        return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, u = _HARD[self.kind]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-__all__ = ["ADDITIVE_NOISES", "NOISE_SEARCH_SPACE", "with_prefix"]
+__all__ = ["ADDITIVE_NOISES", "NOISE_SEARCH_SPACE", "suggest_params", "with_prefix"]
 
 #: The seven normalized additive distributions: the paper's "seven distributions".
 ADDITIVE_NOISES = ("gaussian", "uniform", "laplace", "logistic", "cauchy", "gumbel", "rademacher")
@@ -31,3 +31,30 @@ def with_prefix(space: dict, prefix: str) -> dict:
         f"{prefix}{name}": (value if isinstance(value, BaseDistribution) else list(value))
         for name, value in space.items()
     }
+
+
+def suggest_params(trial, space: dict[str, BaseDistribution]) -> dict:
+    """Ask an optuna trial for one value of every parameter of an optuna search space.
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+    space : dict
+        Parameter name to optuna distribution, e.g. ``NoisyMLPClassifier.search_space()``.
+
+    Returns
+    -------
+    dict
+        Parameter name to suggested value, ready for ``estimator.set_params(**params)``.
+    """
+    params = {}
+    for name, dist in space.items():
+        if isinstance(dist, FloatDistribution):
+            params[name] = trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
+        elif isinstance(dist, IntDistribution):
+            params[name] = trial.suggest_int(name, dist.low, dist.high, log=dist.log, step=dist.step)
+        elif isinstance(dist, CategoricalDistribution):
+            params[name] = trial.suggest_categorical(name, dist.choices)
+        else:
+            raise TypeError(f"Unsupported distribution for {name!r}: {type(dist).__name__}.")
+    return params

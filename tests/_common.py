@@ -1,7 +1,7 @@
 """One place for the cheap estimator settings used by the common checks, and the
 expected failures of scikit-learn's common checks with their reasons."""
 
-from sknoise import NoisyMLPClassifier
+from sknoise import NINRClassifier, NoisyMLPClassifier
 
 # Small and short enough for the ~40 common checks, yet accurate enough for
 # check_classifiers_train (accuracy > 0.83 on its blobs).
@@ -13,10 +13,19 @@ CHECK_PARAMS = {
         early_stopping=False,
         random_state=0,
     ),
+    NINRClassifier: dict(
+        hidden_layer_sizes=(16,),
+        max_epochs=40,
+        lr=0.01,
+        noise_scale=0.5,
+        early_stopping=False,
+        random_state=0,
+    ),
 }
 
 EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
     NoisyMLPClassifier: {},
+    NINRClassifier: {},
 }
 
 

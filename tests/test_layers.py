@@ -71,7 +71,9 @@ def test_rng_pickles_without_generators_and_restarts_from_seeds():
     fresh = torch.rand(6, generator=rng.generator(CPU, True))
     torch.rand(6, generator=rng.generator(CPU, False))
     state = rng.__getstate__()
-    assert state == {"seeds": {"train": 11, "inference": 12}}
+    assert state["seeds"] == {"train": 11, "inference": 12}
+    assert all(v is not rng._generators for v in state.values())
+    assert not any(isinstance(v, torch.Generator) for v in state.values())
     loaded = pickle.loads(pickle.dumps(rng))
     assert loaded._generators == {}
     assert loaded.seeds == rng.seeds
@@ -153,7 +155,7 @@ def test_activation_noise_is_f_of_a_plus_alpha_z(name):
     layer = ActivationNoise(nn.Tanh(), NoiseSpec.make(name, alpha), rng).train()
     a = torch.randn(30, 7, dtype=torch.float64)
     twin = clone_generator(rng.generator(CPU, True))
-
+    z = get_noise(name).sample((30, 7), generator=twin, device=CPU, dtype=torch.float64)
     torch.testing.assert_close(layer(a), torch.tanh(a) + alpha * z)
     # Eval mode without inference noise: the clean activation (the noise's expectation).
     torch.testing.assert_close(layer.eval()(a), torch.tanh(a))

@@ -107,3 +107,47 @@ def test_schedule_factor_scales_the_noise_constant():
     act.rng.train_scale_factor = 0.0
     assert torch.equal(act(x), x)
     assert spread > 0.03
+
+
+@pytest.fixture(scope="module")
+def iris():
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+ESTIMATORS = ["NoisyMLPClassifier", "NINRClassifier"]
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_estimators_take_noisy_activations_by_name_and_stay_deterministic(estimator, iris):
+    import sknoise
+
+    X, y = iris
+    clf = getattr(sknoise, estimator)(
+        (16,), activation="nah_sigmoid", activation_noise_constant=0.3, max_epochs=30, lr=0.01, random_state=0
+    ).fit(X, y)
+    units = [m for m in clf.net_.module_.modules() if isinstance(m, NoisyHardActivation)]
+    assert len(units) == 1 and units[0].noise_constant == 0.3 and units[0].mixing == 1.1
+    assert clf.score(X, y) > 0.8
+    # Noise replaced by its expectation at inference: repeated predictions agree exactly.
+    assert (clf.predict_proba(X) == clf.predict_proba(X)).all()
+    # Monte-Carlo inference switches the activation noise back on.
+    _, std = clf.set_params(inference_noise="same").predict_proba(X, return_std=True)
+    assert std.max() > 0
+
+
+def test_grid_search_over_activation_names(iris):
+    from sklearn.model_selection import GridSearchCV
+
+    from sknoise import NoisyMLPClassifier
+
+    X, y = iris
+    search = GridSearchCV(
+        NoisyMLPClassifier((8,), max_epochs=5, random_state=0),
+        {"activation": ["hard_tanh", "nan_tanh", "nanis_sigmoid"]},
+        cv=2,
+    ).fit(X, y)
+    assert list(search.cv_results_["param_activation"]) == ["hard_tanh", "nan_tanh", "nanis_sigmoid"]

@@ -46,3 +46,32 @@ def test_noise_layer_reads_the_schedule_factor_in_training_only():
     layer.set_inference_noise(NoiseSpec.make("gaussian", 1.0))
     layer.eval()
     assert layer(x).std() == pytest.approx(1.0, rel=0.05)  # inference noise is not annealed
+
+
+@pytest.mark.parametrize("estimator", ["NoisyMLPClassifier", "NINRClassifier"])
+def test_estimators_record_the_annealed_noise_scale(estimator):
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    import sknoise
+
+    X, y = load_iris(return_X_y=True)
+    clf = getattr(sknoise, estimator)(
+        (8,), noise_scale=0.4, noise_schedule="linear", noise_schedule_end=0.0, max_epochs=5,
+        early_stopping=False, random_state=0,
+    ).fit(X, y)
+    np.testing.assert_allclose(clf.history_[:, "noise_scale"], [0.4, 0.3, 0.2, 0.1, 0.0])
+    assert clf.net_.module_.noise_rng.train_scale_factor == 0.0
+    # A constant schedule installs no scheduler, so nothing is recorded.
+    constant = getattr(sknoise, estimator)((8,), noise_scale=0.4, max_epochs=5, early_stopping=False, random_state=0)
+    assert "noise_scale" not in constant.fit(X, y).history_[-1]
+
+
+def test_unknown_schedule_is_rejected_at_fit():
+    from sklearn.datasets import load_iris
+
+    from sknoise import NoisyMLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="noise_schedule"):
+        NoisyMLPClassifier(noise_schedule="sawtooth").fit(X, y)
