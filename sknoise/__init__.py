@@ -7,7 +7,7 @@ Estimators wrap PyTorch modules through skorch and follow the scikit-learn API:
 from ._activations import available_activations, make_activation
 from ._layers import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec
 from ._mlp import NoisyMLP, NoisyMLPClassifier
-from ._net import TrainingDivergedError
+from ._net import TrainingDivergedError, TrainingDivergedWarning
 from ._ninr import NINRClassifier, NINRNet, NIWNormRecorder, NoiseInjectionNode, ninr_phase
 from ._noise import NoiseDistribution, apply_noise, available_noises, get_noise
 from ._noisy_activations import HardSigmoid, HardTanh, NoisyHardActivation
@@ -33,6 +33,7 @@ __all__ = [
     "NoisyMLP",
     "NoisyMLPClassifier",
     "TrainingDivergedError",
+    "TrainingDivergedWarning",
     "apply_noise",
     "available_corruptions",
     "corrupt",

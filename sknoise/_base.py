@@ -23,7 +23,7 @@ from torch.distributions import Distribution
 from ._activations import available_activations, make_activation
 from ._inference import monte_carlo_passes, rows_per_chunk
 from ._layers import NoiseRNG, NoiseSpec, set_inference_noise
-from ._net import DivergenceGuard, MaxNormConstraint, TensorNet, TrainingDivergedError
+from ._net import DivergenceGuard, EpochSnapshot, MaxNormConstraint, TensorNet, TrainingDivergedError
 from ._noise import MULTIPLICATIVE_NOISES, available_noises
 from ._schedules import NOISE_SCHEDULES, NoiseScheduler
 from ._search import NOISE_SEARCH_SPACE, with_prefix
@@ -103,7 +103,13 @@ COMMON_PARAMETERS_DOC = """\
     verbose : int, default=0
         Print skorch's per-epoch table when positive.
     callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks (or ``(name, callback)`` tuples) for the training loop."""
+        Extra skorch callbacks (or ``(name, callback)`` tuples) for the training loop.
+    on_divergence : {{'raise', 'warn'}}, default='raise'
+        What to do when the training loss turns NaN or inf (heavy-tailed noise, a large
+        scale or learning rate): ``'raise'`` a :class:`sknoise.TrainingDivergedError`
+        naming the noise settings and leave the estimator unfitted, or ``'warn'``
+        (:class:`sknoise.TrainingDivergedWarning`), stop, and keep the weights of the
+        last finished epoch."""
 
 
 class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
@@ -145,6 +151,7 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
+        "on_divergence": [StrOptions({"raise", "warn"})],
     }
 
     def __init__(
@@ -174,6 +181,7 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         random_state,
         verbose,
         callbacks,
+        on_divergence="raise",
     ) -> None:
         self.noise = noise
         self.noise_scale = noise_scale
@@ -199,6 +207,7 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.on_divergence = on_divergence
 
     #: Estimator-specific additions to NOISE_SEARCH_SPACE, keyed "optuna" and "grid".
     _search_space_extra: dict = {"optuna": {}, "grid": {}}
@@ -337,7 +346,10 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         return f"noise={self.noise!r}, noise_scale={self.noise_scale!r}, optimizer={self.optimizer!r}, lr={self.lr!r}"
 
     def _callbacks(self) -> list:
-        callbacks = [("divergence_guard", DivergenceGuard(self._divergence_settings()))]
+        callbacks = [
+            ("epoch_snapshot", EpochSnapshot()),
+            ("divergence_guard", DivergenceGuard(self._divergence_settings(), self.on_divergence)),
+        ]
         if self.noise_schedule != "constant":
             scheduler = NoiseScheduler(self.noise_schedule, self.max_epochs, self.noise_schedule_end, self.noise_scale)
             callbacks.append(("noise_schedule", scheduler))
@@ -421,6 +433,12 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Notes
+        -----
+        Interrupting ``fit`` (Ctrl-C) stops training cleanly: the estimator keeps the
+        weights of the last finished epoch and is usable (``history_`` ends with that
+        epoch); ``partial_fit`` trains on from there.
         """
         X, y = self._validate_X_y(X, y, reset=True)
         self._set_classes(y)

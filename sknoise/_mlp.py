@@ -148,6 +148,7 @@ class NoisyMLPClassifier(LogitNetClassifier):
         random_state=None,
         verbose=0,
         callbacks=None,
+        on_divergence="raise",
     ) -> None:
         super().__init__(
             noise=noise,
@@ -174,6 +175,7 @@ class NoisyMLPClassifier(LogitNetClassifier):
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
+            on_divergence=on_divergence,
         )
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation

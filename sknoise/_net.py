@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from skorch import NeuralNet
@@ -11,7 +12,14 @@ from torch import nn
 
 from ._data import TensorBatches
 
-__all__ = ["TensorNet", "MaxNormConstraint", "DivergenceGuard", "TrainingDivergedError"]
+__all__ = [
+    "TensorNet",
+    "MaxNormConstraint",
+    "DivergenceGuard",
+    "EpochSnapshot",
+    "TrainingDivergedError",
+    "TrainingDivergedWarning",
+]
 
 
 class TensorNet(NeuralNet):
@@ -82,25 +90,69 @@ class TrainingDivergedError(FloatingPointError):
     """
 
 
+class TrainingDivergedWarning(RuntimeWarning):
+    """Training diverged and was stopped; the weights of the last finished epoch were kept."""
+
+
+class EpochSnapshot(Callback):
+    """Keep a copy of the weights of the last finished epoch; restore it if training stops mid-epoch.
+
+    Training stops mid-epoch on Ctrl-C (skorch catches ``KeyboardInterrupt``) and when
+    :class:`DivergenceGuard` stops a diverged run. The half-finished epoch's weights
+    and history row are then replaced by those of the last finished epoch, so the
+    model is always one that completed whole epochs. Copying the weights once per
+    epoch costs far less than the epoch itself.
+    """
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        self._snapshot(net)
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        self._snapshot(net)
+
+    def _snapshot(self, net) -> None:
+        self.state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+
+    def on_train_end(self, net, **kwargs) -> None:
+        if len(net.history) and "train_loss" not in net.history[-1]:
+            net.module_.load_state_dict(self.state_)
+            del net.history[-1]
+
+
 class DivergenceGuard(Callback):
-    """Stop training with :class:`TrainingDivergedError` at the first non-finite batch loss.
+    """Stop training at the first non-finite batch loss.
 
     Parameters
     ----------
     settings : str
-        The estimator's noise and optimizer settings, quoted in the error message.
+        The estimator's noise and optimizer settings, quoted in the message.
+    on_divergence : {'raise', 'warn'}, default='raise'
+        ``'raise'``: raise :class:`TrainingDivergedError`. ``'warn'``: warn with
+        :class:`TrainingDivergedWarning` and stop; :class:`EpochSnapshot` then restores
+        the weights of the last finished epoch.
     """
 
-    def __init__(self, settings: str) -> None:
+    def __init__(self, settings: str, on_divergence: str = "raise") -> None:
         self.settings = settings
+        self.on_divergence = on_divergence
 
     def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
         key = "train_loss" if training else "valid_loss"
         # skorch already turned the loss into a float for the history: no extra device sync.
         loss = net.history[-1, "batches", -1, key]
-        if not math.isfinite(loss):
-            raise TrainingDivergedError(
-                f"Training diverged at epoch {len(net.history)}: the {key.replace('_', ' ')} became {loss}. "
-                f"Settings: {self.settings}. Lower the noise scale or the learning rate, or use a "
-                "lighter-tailed noise distribution."
-            )
+        if math.isfinite(loss):
+            return
+        message = (
+            f"Training diverged at epoch {len(net.history)}: the {key.replace('_', ' ')} became {loss}. "
+            f"Settings: {self.settings}. Lower the noise scale or the learning rate, or use a "
+            "lighter-tailed noise distribution."
+        )
+        if self.on_divergence == "raise":
+            raise TrainingDivergedError(message)
+        warnings.warn(
+            f"{message} Training was stopped and the weights of the last finished epoch "
+            f"({len(net.history) - 1}) were kept.",
+            TrainingDivergedWarning,
+            stacklevel=2,
+        )
+        raise KeyboardInterrupt  # skorch's way to end the training loop early

@@ -253,6 +253,7 @@ class NINRClassifier(LogitNetClassifier):
         random_state=None,
         verbose=0,
         callbacks=None,
+        on_divergence="raise",
     ) -> None:
         super().__init__(
             noise=noise,
@@ -279,6 +280,7 @@ class NINRClassifier(LogitNetClassifier):
             random_state=random_state,
             verbose=verbose,
             callbacks=callbacks,
+            on_divergence=on_divergence,
         )
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation

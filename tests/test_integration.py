@@ -175,6 +175,7 @@ NON_DEFAULT = dict(
     random_state=3,
     verbose=1,
     callbacks=[("step_lr", LRScheduler(policy="StepLR", step_size=2))],
+    on_divergence="warn",
 )
 
 
