@@ -7,6 +7,7 @@ from numbers import Real
 
 import numpy as np
 import torch
+from optuna.distributions import CategoricalDistribution, FloatDistribution
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Callback
 from torch import nn
@@ -220,6 +221,16 @@ class NINRClassifier(LogitNetClassifier):
         **NoisyNetClassifier._parameter_constraints,
         "nin_placement": [StrOptions(set(NIN_PLACEMENTS))],
         "niw_init_scale": [Interval(Real, 0, None, closed="left")],
+    }
+
+    _search_space_extra = {
+        "optuna": {
+            "nin_placement": CategoricalDistribution(NIN_PLACEMENTS),
+            "niw_init_scale": FloatDistribution(0.1, 3.0, log=True),
+            # σ_ε spans the phases: decay at small noise, catapult and divergence at large.
+            "noise_scale": FloatDistribution(0.05, 10.0, log=True),
+        },
+        "grid": {"nin_placement": ["input", "all"], "noise_scale": [0.1, 0.5, 1.0, 2.0]},
     }
 
     def __init__(
