@@ -14,11 +14,14 @@ Usage::
 
     python benchmarks/bench_mlp_speed.py            # full run, writes benchmarks/results/mlp_speed.md
     python benchmarks/bench_mlp_speed.py --quick    # smoke run, writes nothing
+    python benchmarks/bench_mlp_speed.py --device cuda   # GPU: the torch baselines and sknoise on CUDA,
+                                                         # writes benchmarks/results/mlp_speed_cuda.md
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -57,29 +60,31 @@ def fit_sklearn(X, y, epochs):
         clf.fit(X, y)
 
 
-def fit_torch_loop(X, y, epochs):
+def fit_torch_loop(X, y, epochs, device="cpu"):
     """What a user would write by hand: tensors made once, shuffled and sliced per epoch."""
     torch.manual_seed(0)
-    Xt = torch.as_tensor(X, dtype=torch.float32)
-    yt = torch.as_tensor(y, dtype=torch.int64)
+    Xt = torch.as_tensor(X, dtype=torch.float32, device=device)
+    yt = torch.as_tensor(y, dtype=torch.int64, device=device)
     layers, width = [], Xt.shape[1]
     for h in HIDDEN:
         layers += [nn.Linear(width, h), nn.ReLU()]
         width = h
-    model = nn.Sequential(*layers, nn.Linear(width, int(yt.max()) + 1))
+    model = nn.Sequential(*layers, nn.Linear(width, int(yt.max()) + 1)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     loss_fn = nn.CrossEntropyLoss()
     for _ in range(epochs):
-        order = torch.randperm(len(Xt))
+        order = torch.randperm(len(Xt), device=device)
         Xs, ys = Xt[order], yt[order]
         for start in range(0, len(Xs), BATCH):
             opt.zero_grad()
             loss = loss_fn(model(Xs[start : start + BATCH]), ys[start : start + BATCH])
             loss.backward()
             opt.step()
+    if device != "cpu":
+        torch.cuda.synchronize()
 
 
-def fit_plain_skorch(X, y, epochs):
+def fit_plain_skorch(X, y, epochs, device="cpu"):
     from skorch import NeuralNetClassifier
 
     class MLP(nn.Module):
@@ -95,15 +100,17 @@ def fit_plain_skorch(X, y, epochs):
     torch.manual_seed(0)
     NeuralNetClassifier(
         MLP, criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=LR, batch_size=BATCH,
-        max_epochs=epochs, train_split=None, verbose=0,
+        max_epochs=epochs, train_split=None, verbose=0, device=device,
     ).fit(X.astype(np.float32), y.astype(np.int64))
 
 
-def fit_sknoise(X, y, epochs, noise_scale):
+def fit_sknoise(X, y, epochs, noise_scale, device="cpu"):
     NoisyMLPClassifier(
         HIDDEN, noise="gaussian", noise_scale=noise_scale, batch_size=BATCH, max_epochs=epochs, lr=LR,
-        early_stopping=False, random_state=0,
+        early_stopping=False, random_state=0, device=device,
     ).fit(X, y)
+    if device != "cpu":
+        torch.cuda.synchronize()
 
 
 def time_interleaved(methods: dict, repeats: int) -> dict[str, list[float]]:
@@ -118,20 +125,27 @@ def time_interleaved(methods: dict, repeats: int) -> dict[str, list[float]]:
     return times
 
 
-def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
-    a, b = torch.randn(m, k), torch.randn(k, n)
+def _sync(device: str) -> None:
+    if device != "cpu":
+        torch.cuda.synchronize()
+
+
+def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0, device: str = "cpu") -> float:
+    a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
     a @ b
+    _sync(device)
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         a @ b
         count += 1
+    _sync(device)
     return 2 * m * k * n * count / (time.perf_counter() - start) / 1e9
 
 
-def inference_benchmark(X, y, n_rows: int, n_passes: int, repeats: int) -> dict:
+def inference_benchmark(X, y, n_rows: int, n_passes: int, repeats: int, device: str = "cpu") -> dict:
     clf = NoisyMLPClassifier(
         HIDDEN, noise_scale=0.1, max_epochs=1, early_stopping=False, random_state=0,
-        inference_noise="same", n_inference_samples=n_passes,
+        inference_noise="same", n_inference_samples=n_passes, device=device,
     ).fit(X[:2000], y[:2000])
     Xq = X[:n_rows]
     clf.predict_proba(Xq[:100])
@@ -149,8 +163,8 @@ def inference_benchmark(X, y, n_rows: int, n_passes: int, repeats: int) -> dict:
     return {
         "seconds": t,
         "gflops": flops / t / 1e9,
-        "peak_square": matmul_gflops(2048, 2048, 2048),
-        "peak_shape": matmul_gflops(min(chunk, n_rows) * n_passes, 256, 256),
+        "peak_square": matmul_gflops(2048, 2048, 2048, device=device),
+        "peak_shape": matmul_gflops(min(chunk, n_rows) * n_passes, 256, 256, device=device),
         "chunk_rows": chunk,
     }
 
@@ -159,42 +173,47 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run; writes no results")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu", help="'cpu' or 'cuda'")
     args = parser.parse_args()
+    device = args.device
     n_rows, epochs, repeats = (3000, 2, 2) if args.quick else (20000, 10, args.repeats)
     X, y = make_data(n_rows)
-    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, {platform.processor() or platform.machine()}")
+    gpu = torch.cuda.get_device_name() if device != "cpu" else "no GPU"
+    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, {platform.machine()}, {gpu}")
 
     methods = {
-        "sklearn MLPClassifier": lambda: fit_sklearn(X, y, epochs),
-        "hand-written torch loop": lambda: fit_torch_loop(X, y, epochs),
-        "plain skorch": lambda: fit_plain_skorch(X, y, epochs),
-        "NoisyMLPClassifier (noise off)": lambda: fit_sknoise(X, y, epochs, 0.0),
-        "NoisyMLPClassifier (gaussian 0.1)": lambda: fit_sknoise(X, y, epochs, 0.1),
+        "hand-written torch loop": lambda: fit_torch_loop(X, y, epochs, device),
+        "plain skorch": lambda: fit_plain_skorch(X, y, epochs, device),
+        "NoisyMLPClassifier (noise off)": lambda: fit_sknoise(X, y, epochs, 0.0, device),
+        "NoisyMLPClassifier (gaussian 0.1)": lambda: fit_sknoise(X, y, epochs, 0.1, device),
     }
+    if device == "cpu":  # sklearn has no GPU path
+        methods = {"sklearn MLPClassifier": lambda: fit_sklearn(X, y, epochs), **methods}
     # Warm-up: imports, allocator and lazy torch initialization stay out of the timings.
-    fit_sknoise(X[:500], y[:500], 1, 0.1)
-    fit_torch_loop(X[:500], y[:500], 1)
-    fit_plain_skorch(X[:500], y[:500], 1)
+    fit_sknoise(X[:500], y[:500], 1, 0.1, device)
+    fit_torch_loop(X[:500], y[:500], 1, device)
+    fit_plain_skorch(X[:500], y[:500], 1, device)
     print(f"fit: {n_rows} x {X.shape[1]}, hidden {HIDDEN}, batch {BATCH}, {epochs} epochs, {repeats} repeats")
     times = time_interleaved(methods, repeats)
     med = {name: statistics.median(t) for name, t in times.items()}
     ours, noisy = med["NoisyMLPClassifier (noise off)"], med["NoisyMLPClassifier (gaussian 0.1)"]
     checks = [
-        ("NoisyMLP (off) / sklearn MLPClassifier", ours / med["sklearn MLPClassifier"], "<= 0.80"),
         ("NoisyMLP (off) / hand-written torch loop", ours / med["hand-written torch loop"], "<= 1.15"),
         ("NoisyMLP (noise on) / NoisyMLP (off)", noisy / ours, "<= 1.15"),
         ("plain skorch / hand-written torch loop", med["plain skorch"] / med["hand-written torch loop"], "(reference)"),
     ]
+    if "sklearn MLPClassifier" in med:
+        checks.insert(0, ("NoisyMLP (off) / sklearn MLPClassifier", ours / med["sklearn MLPClassifier"], "<= 0.80"))
     n_inf, t_inf = (1000, 10) if args.quick else (5000, 100)
     print(f"inference: T={t_inf} noisy passes on {n_inf} rows")
-    inf = inference_benchmark(X, y, n_inf, t_inf, repeats=3)
+    inf = inference_benchmark(X, y, n_inf, t_inf, repeats=3, device=device)
 
     lines = [
         "# NoisyMLPClassifier speed",
         "",
-        "Command: `python benchmarks/bench_mlp_speed.py` "
-        f"(machine: {platform.machine()} CPU, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-        "no GPU; other jobs may have shared the 2 cores, which is why every ratio comes from one interleaved run).",
+        f"Command: `python benchmarks/bench_mlp_speed.py{'' if device == 'cpu' else ' --device ' + device}` "
+        f"(machine: {platform.machine()} CPU with {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}, {gpu}; every ratio comes from one interleaved run).",
         "",
         f"## Fit: {n_rows} x {X.shape[1]}, 3 classes, hidden {HIDDEN}, batch {BATCH}, {epochs} epochs, adam "
         f"(median of {repeats})",
@@ -221,9 +240,10 @@ def main() -> None:
     print(report)
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "mlp_speed.md").write_text(report)
-        plot(med, RESULTS / "mlp_speed.png")
-        print(f"wrote {RESULTS / 'mlp_speed.md'}")
+        stem = "mlp_speed" if device == "cpu" else f"mlp_speed_{device.split(':')[0]}"
+        (RESULTS / f"{stem}.md").write_text(report)
+        plot(med, RESULTS / f"{stem}.png")
+        print(f"wrote {RESULTS / stem}.md")
 
 
 def plot(med: dict[str, float], path: Path) -> None:
@@ -235,7 +255,9 @@ def plot(med: dict[str, float], path: Path) -> None:
     base = med["hand-written torch loop"]
     names = list(med)
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.barh(names, [med[n] / base for n in names], color=["#888", "#444", "#bbb", "#1f77b4", "#ff7f0e"])
+    colors = {"sklearn": "#888", "hand": "#444", "plain": "#bbb", "NoisyMLPClassifier (noise": "#1f77b4"}
+    ax.barh(names, [med[n] / base for n in names],
+            color=[next((c for k, c in colors.items() if n.startswith(k)), "#ff7f0e") for n in names])
     ax.axvline(1.0, color="k", lw=0.8)
     ax.set_xlabel("fit time / hand-written torch loop (lower is faster)")
     ax.invert_yaxis()
