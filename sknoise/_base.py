@@ -494,7 +494,7 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         set_inference_noise(module, spec)
         module.noise_rng.reseed("inference")
         widths = self._layer_widths(self.n_features_in_, len(self.classes_))
-        chunk = rows_per_chunk(n_passes, widths, self._inference_budget_bytes())
+        chunk = rows_per_chunk(n_passes, widths, self._inference_budget_bytes(), device=self.net_.device)
         parts = list(monte_carlo_passes(module, X, n_passes, chunk, self.net_.device, self._reduce_passes))
         proba, spread = (torch.cat(p).numpy().astype(np.float64) for p in zip(*parts))
         return proba, spread

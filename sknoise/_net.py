@@ -34,9 +34,10 @@ class TensorNet(NeuralNet):
     """
 
     # The module is passed as an instance, so `module` holds the same CUDA tensors as
-    # `module_`: route it through skorch's device-mapping unpickler too, or a model
-    # fitted on CUDA cannot be loaded on a machine without CUDA.
-    cuda_dependent_attributes_ = [*NeuralNet.cuda_dependent_attributes_, "module"]
+    # `module_`, and callbacks may hold weights too (EarlyStopping's best weights):
+    # route them through skorch's device-mapping unpickler, or a model fitted on CUDA
+    # cannot be loaded on a machine without CUDA.
+    cuda_dependent_attributes_ = [*NeuralNet.cuda_dependent_attributes_, "module", "callbacks"]
 
     def __init__(self, *args, shuffle_seed: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -117,6 +118,7 @@ class EpochSnapshot(Callback):
         if len(net.history) and "train_loss" not in net.history[-1]:
             net.module_.load_state_dict(self.state_)
             del net.history[-1]
+        del self.state_  # a copy of the weights is not worth keeping (or pickling) after training
 
 
 class DivergenceGuard(Callback):
