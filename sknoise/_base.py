@@ -351,7 +351,8 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
             ("divergence_guard", DivergenceGuard(self._divergence_settings(), self.on_divergence)),
         ]
         if self.noise_schedule != "constant":
-            scheduler = NoiseScheduler(self.noise_schedule, self.max_epochs, self.noise_schedule_end, self.noise_scale)
+            base_scale = None if self.noise in (None, "none") else self.noise_scale
+            scheduler = NoiseScheduler(self.noise_schedule, self.max_epochs, self.noise_schedule_end, base_scale)
             callbacks.append(("noise_schedule", scheduler))
         if getattr(self, "max_norm", None) is not None:
             callbacks.append(("max_norm", MaxNormConstraint(self.max_norm)))
@@ -474,12 +475,16 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- inference
     def _inference_spec(self) -> NoiseSpec | None:
+        """The eval-mode noise; None when Monte-Carlo inference is off.
+
+        The spec may be inactive (``noise='none'``): noise sources with noise of their
+        own (the noisy activations) still switch to Monte-Carlo mode.
+        """
         if self.inference_noise is None or self.inference_noise == "none":
             return None
         noise = self.noise if self.inference_noise == "same" else self.inference_noise
         scale = self.noise_scale if self.inference_noise_scale is None else self.inference_noise_scale
-        spec = NoiseSpec.make(noise, scale)
-        return spec if spec.active else None
+        return NoiseSpec.make(noise, scale)
 
     def _inference_budget_bytes(self) -> float:
         mb = get_config()["working_memory"] if self.inference_memory_mb is None else self.inference_memory_mb
@@ -487,11 +492,10 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _forward_passes(self, X: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and their spread over the Monte-Carlo passes, for every row of X."""
-        spec = self._inference_spec()
-        n_passes = self.n_inference_samples if spec is not None else 1
         module = self.net_.module_
         module.eval()
-        set_inference_noise(module, spec)
+        noisy = set_inference_noise(module, self._inference_spec())
+        n_passes = self.n_inference_samples if noisy else 1
         module.noise_rng.reseed("inference")
         widths = self._layer_widths(self.n_features_in_, len(self.classes_))
         chunk = rows_per_chunk(n_passes, widths, self._inference_budget_bytes(), device=self.net_.device)

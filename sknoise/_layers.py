@@ -46,6 +46,16 @@ class NoiseRNG:
             self._generators[key] = gen
         return gen
 
+    def parameter_generator(self) -> torch.Generator:
+        """A fresh CPU generator for initializing a noise source's own parameters.
+
+        Each call gives the next one of a seeded sequence, so such parameters are
+        reproducible and leave the global RNG (and with it the weight
+        initialization of the layers around them) untouched.
+        """
+        self._n_parameter_generators = getattr(self, "_n_parameter_generators", 0) + 1
+        return torch.Generator().manual_seed(self.seeds["train"] * 7919 + self._n_parameter_generators)
+
     def reseed(self, stream: str, seed: int | None = None) -> None:
         """Restart ``stream`` ("train" or "inference") from ``seed`` (default: its own seed)."""
         if seed is not None:
@@ -106,10 +116,11 @@ class NoiseLayer(nn.Module):
         self.rng = rng
         self.follows_inference_noise = follows_inference_noise
 
-    def set_inference_noise(self, spec: NoiseSpec | None) -> None:
-        """Set (or with ``None`` remove) the noise applied in eval mode."""
+    def set_inference_noise(self, spec: NoiseSpec | None) -> bool:
+        """Set (or with ``None`` remove) the noise applied in eval mode; return whether it draws noise."""
         if self.follows_inference_noise:
             self.inference_noise = spec if spec is not None and spec.active else None
+        return self.inference_noise is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = self.train_noise if self.training else self.inference_noise
@@ -151,13 +162,22 @@ class ActivationNoise(nn.Module):
         return self.noise(self.activation(a))
 
 
-def set_inference_noise(module: nn.Module, spec: NoiseSpec | None) -> None:
+def set_inference_noise(module: nn.Module, spec: NoiseSpec | None) -> bool:
     """Set the eval-mode noise of every noise source inside ``module``.
 
     Every submodule with a ``set_inference_noise`` method is reached: the
     :class:`NoiseLayer` instances and any other noise source that follows the same
-    protocol (noisy activations, noise injection nodes).
+    protocol (noisy activations): ``None`` switches Monte-Carlo noise off, a spec
+    switches it on (an inactive spec, e.g. ``'none'``, still reaches sources that
+    carry their own noise).
+
+    Returns
+    -------
+    bool
+        Whether any source draws noise in eval mode, i.e. whether passes differ.
     """
+    active = False
     for layer in module.modules():
         if layer is not module and hasattr(layer, "set_inference_noise"):
-            layer.set_inference_noise(spec)
+            active |= bool(layer.set_inference_noise(spec))
+    return active

@@ -89,6 +89,13 @@ class NoisyHardActivation(nn.Module):
         The mixing constant ``α`` (default: the reference value of the variant).
     noise_constant : float, optional
         The noise constant ``c`` (default: the reference value of the variant).
+
+    Notes
+    -----
+    With ``α > 1`` (NAN, NAH) the deterministic part ``α h(x) + (1 - α) u(x)`` is not
+    monotone: for hard tanh it falls past saturation and changes sign at
+    ``|x| = α / (α - 1)`` (7.7 for α = 1.15). This is the paper's formula; it keeps a
+    gradient in saturation at the price of erasing the signal of very saturated units.
     """
 
     def __init__(
@@ -107,12 +114,14 @@ class NoisyHardActivation(nn.Module):
         self.noise_constant = ref_c if noise_constant is None else float(noise_constant)
         self.rng = rng
         self.monte_carlo = False
-        # p is learned per unit, initialized uniform in [-1, 1] as in the reference code.
-        self.p = nn.Parameter(torch.empty(width).uniform_(-1.0, 1.0))
+        # p is learned per unit, initialized uniform in [-1, 1] as in the reference code,
+        # from its own generator so that the surrounding layers' weights do not change.
+        self.p = nn.Parameter(torch.empty(width).uniform_(-1.0, 1.0, generator=rng.parameter_generator()))
 
-    def set_inference_noise(self, spec) -> None:
-        """Keep the noise on in eval mode (Monte-Carlo inference) when ``spec`` is set."""
+    def set_inference_noise(self, spec) -> bool:
+        """Keep the noise on in eval mode (Monte-Carlo inference) when ``spec`` is not None."""
         self.monte_carlo = spec is not None
+        return self.monte_carlo
 
     def _xi(self, x: torch.Tensor) -> torch.Tensor:
         generator = self.rng.generator(x.device, self.training)

@@ -78,11 +78,12 @@ class NoiseScheduler(Callback):
         Length of the schedule.
     end : float
         Factor reached on the last epoch.
-    base_scale : float
-        The estimator's ``noise_scale``, for the history.
+    base_scale : float or None
+        The estimator's ``noise_scale``, for the history (None: the estimator has no
+        noise layers, only noise sources with constants of their own).
     """
 
-    def __init__(self, schedule, n_epochs: int, end: float, base_scale: float) -> None:
+    def __init__(self, schedule, n_epochs: int, end: float, base_scale: float | None) -> None:
         self.schedule = schedule
         self.n_epochs = n_epochs
         self.end = end
@@ -93,4 +94,5 @@ class NoiseScheduler(Callback):
         factor = noise_schedule_factor(self.schedule, epoch, self.n_epochs, self.end)
         net.module_.noise_rng.train_scale_factor = factor
         net.history.record("noise_scale_factor", factor)
-        net.history.record("noise_scale", self.base_scale * factor)
+        if self.base_scale is not None:
+            net.history.record("noise_scale", self.base_scale * factor)

@@ -151,3 +151,26 @@ def test_grid_search_over_activation_names(iris):
         cv=2,
     ).fit(X, y)
     assert list(search.cv_results_["param_activation"]) == ["hard_tanh", "nan_tanh", "nanis_sigmoid"]
+
+
+def test_noisy_activations_leave_the_weight_initialization_alone(iris):
+    from sknoise import NoisyMLPClassifier
+
+    X, y = iris
+    weights = []
+    for activation in ("hard_tanh", "nan_tanh"):
+        clf = NoisyMLPClassifier((8, 8), activation=activation, max_epochs=1, lr=1e-12, random_state=0)
+        clf.set_params(early_stopping=False, optimizer="sgd", momentum=0.0).fit(X, y)
+        weights.append([m.weight.detach().clone() for m in clf.net_.module_.max_norm_layers()])
+    for a, b in zip(*weights):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-9)  # lr ~ 0: still the initial weights
+
+
+def test_monte_carlo_reaches_noisy_activations_without_noise_layers(iris):
+    from sknoise import NoisyMLPClassifier
+
+    X, y = iris
+    clf = NoisyMLPClassifier((8,), activation="nan_tanh", noise="none", max_epochs=3, random_state=0).fit(X, y)
+    assert clf.predict_proba(X, return_std=True)[1].max() == 0
+    _, std = clf.set_params(inference_noise="same").predict_proba(X, return_std=True)
+    assert std.max() > 0
