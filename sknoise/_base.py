@@ -501,6 +501,8 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         chunk = rows_per_chunk(n_passes, widths, self._inference_budget_bytes(), device=self.net_.device)
         parts = list(monte_carlo_passes(module, X, n_passes, chunk, self.net_.device, self._reduce_passes))
         proba, spread = (torch.cat(p).numpy().astype(np.float64) for p in zip(*parts))
+        # Sums of float32 probabilities are off by ~1e-7, which sklearn's log_loss warns about.
+        proba /= proba.sum(axis=1, keepdims=True)
         return proba, spread
 
     def predict_proba(self, X, return_std: bool = False):

@@ -109,8 +109,6 @@ class NoisyMLPClassifier(LogitNetClassifier):
         "optuna": {
             "noise_placement": CategoricalDistribution(NOISE_PLACEMENTS),
             "dropout": FloatDistribution(0.0, 0.5),
-            # Off, or Monte-Carlo inference with the training noise.
-            "inference_noise": CategoricalDistribution(("none", "same")),
         },
         "grid": {"noise_placement": ["input", "post_activation"]},
     }

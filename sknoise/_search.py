@@ -14,6 +14,8 @@ NOISE_SEARCH_SPACE: dict[str, dict[str, object]] = {
     "optuna": {
         "noise": CategoricalDistribution(ADDITIVE_NOISES),
         "noise_scale": FloatDistribution(0.01, 1.0, log=True),
+        # Off, or Monte-Carlo inference with the training noise over n_inference_samples passes.
+        "inference_noise": CategoricalDistribution(("none", "same")),
         "n_inference_samples": IntDistribution(4, 128, log=True),
         "lr": FloatDistribution(1e-4, 1e-2, log=True),
         "weight_decay": FloatDistribution(1e-6, 1e-2, log=True),
