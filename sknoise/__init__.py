@@ -5,6 +5,7 @@ Estimators wrap PyTorch modules through skorch and follow the scikit-learn API:
 """
 
 from ._activations import available_activations, make_activation
+from ._ebm import BatchedAutoencoderEnergy, NoisyEBMClassifier
 from ._layers import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec
 from ._mlp import NoisyMLP, NoisyMLPClassifier
 from ._net import TrainingDivergedError, TrainingDivergedWarning
@@ -19,6 +20,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActivationNoise",
+    "BatchedAutoencoderEnergy",
+    "NoisyEBMClassifier",
     "NINRClassifier",
     "NINRNet",
     "NIWNormRecorder",

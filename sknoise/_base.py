@@ -23,7 +23,7 @@ from torch.distributions import Distribution
 from ._activations import available_activations, make_activation
 from ._inference import monte_carlo_passes, rows_per_chunk
 from ._layers import NoiseRNG, NoiseSpec, set_inference_noise
-from ._net import DivergenceGuard, EpochSnapshot, MaxNormConstraint, TensorNet, TrainingDivergedError
+from ._net import LastGoodEpoch, MaxNormConstraint, TensorNet, TrainingDivergedError
 from ._noise import MULTIPLICATIVE_NOISES, available_noises
 from ._schedules import NOISE_SCHEDULES, NoiseScheduler
 from ._search import NOISE_SEARCH_SPACE, with_prefix
@@ -258,8 +258,15 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
     def _layer_widths(self, n_features: int, n_classes: int) -> list[int]:
         """Per-row widths of the input, hidden and output tensors, for inference memory planning."""
 
+    @property
+    def _hidden_sizes(self) -> tuple[int, ...]:
+        sizes = self.hidden_layer_sizes
+        return (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+
     def _check_params(self) -> None:
         """Checks the constraint table cannot express; subclasses extend it."""
+        if any(not isinstance(s, Integral) or s < 1 for s in self._hidden_sizes):
+            raise ValueError(f"hidden_layer_sizes must hold positive integers; got {self.hidden_layer_sizes!r}.")
         inference_scale = self.noise_scale if self.inference_noise_scale is None else self.inference_noise_scale
         for name, scale in (("noise", self.noise_scale), ("inference_noise", inference_scale)):
             value = getattr(self, name)
@@ -346,10 +353,7 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         return f"noise={self.noise!r}, noise_scale={self.noise_scale!r}, optimizer={self.optimizer!r}, lr={self.lr!r}"
 
     def _callbacks(self) -> list:
-        callbacks = [
-            ("epoch_snapshot", EpochSnapshot()),
-            ("divergence_guard", DivergenceGuard(self._divergence_settings(), self.on_divergence)),
-        ]
+        callbacks = [("last_good_epoch", LastGoodEpoch(self._divergence_settings(), self.on_divergence))]
         if self.noise_schedule != "constant":
             base_scale = None if self.noise in (None, "none") else self.noise_scale
             scheduler = NoiseScheduler(self.noise_schedule, self.max_epochs, self.noise_schedule_end, base_scale)
@@ -371,13 +375,20 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
             )
         return callbacks + list(self.callbacks or [])
 
-    def _train_split(self, y: np.ndarray, seed: int):
+    def _train_split(self, y: np.ndarray):
+        """The validation split for this call's rows (None without early stopping)."""
         if not self.early_stopping:
             return None
         n_valid = int(np.ceil(self.validation_fraction * len(y)))
+        if len(y) < 2 or n_valid >= len(y):
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the rows, "
+                f"which leaves no training rows out of {len(y)}; pass more rows per call or set "
+                "early_stopping=False (e.g. for partial_fit on small batches)."
+            )
         counts = np.unique(y, return_counts=True)[1]
         stratified = counts.min() >= 2 and min(n_valid, len(y) - n_valid) >= len(counts)
-        return ValidSplit(self.validation_fraction, stratified=stratified, random_state=seed)
+        return ValidSplit(self.validation_fraction, stratified=stratified, random_state=self._split_seed)
 
     def _initialize(self, n_features: int, n_classes: int, y: np.ndarray) -> None:
         self._validate_params()
@@ -389,15 +400,22 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         # is reproducible without touching the user's own random state.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(init_seed))
-            module = self._build_module(n_features, n_classes, rng)
+            try:
+                module = self._build_module(n_features, n_classes, rng)
+            except (RuntimeError, MemoryError) as error:
+                raise ValueError(
+                    f"The network could not be built with hidden_layer_sizes={self.hidden_layer_sizes!r} "
+                    f"for {n_features} features and {n_classes} classes: {error}"
+                ) from error
         module.noise_rng = rng
         batch_size = min(256, len(y)) if self.batch_size == "auto" else self.batch_size
+        self._split_seed = int(split_seed)
         self.net_ = TensorNet(
             module,
             criterion=self._criterion(),
             max_epochs=self.max_epochs,
             batch_size=batch_size,
-            train_split=self._train_split(y, int(split_seed)),
+            train_split=None,  # set for each call's data in _run_training
             callbacks=self._callbacks(),
             device=self._resolve_device(),
             verbose=self.verbose,
@@ -410,6 +428,8 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _run_training(self, X: torch.Tensor, y: torch.Tensor, epochs: int | None) -> None:
         device = self.net_.device
+        # Decided per call: partial_fit batches differ in size and class counts.
+        self.net_.train_split = self._train_split(y.numpy())
         try:
             self.net_.partial_fit(X.to(device), y.to(device), epochs=epochs)
         except TrainingDivergedError:
@@ -490,8 +510,15 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         mb = get_config()["working_memory"] if self.inference_memory_mb is None else self.inference_memory_mb
         return mb * 2**20
 
-    def _forward_passes(self, X: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities and their spread over the Monte-Carlo passes, for every row of X."""
+    def _forward_passes(self, X: torch.Tensor, reduce: Callable | None = None) -> tuple[np.ndarray, ...]:
+        """Run the Monte-Carlo passes over every row of X and reduce them chunk by chunk.
+
+        ``reduce`` maps a chunk's ``(T, rows, ...)`` output to a tuple of ``(rows, ...)``
+        tensors (default: :meth:`_reduce_passes`, probabilities and their spread).
+        """
+        # The inference parameters may have changed with set_params since fit.
+        self._validate_params()
+        self._check_params()
         module = self.net_.module_
         module.eval()
         noisy = set_inference_noise(module, self._inference_spec())
@@ -499,11 +526,17 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         module.noise_rng.reseed("inference")
         widths = self._layer_widths(self.n_features_in_, len(self.classes_))
         chunk = rows_per_chunk(n_passes, widths, self._inference_budget_bytes(), device=self.net_.device)
-        parts = list(monte_carlo_passes(module, X, n_passes, chunk, self.net_.device, self._reduce_passes))
-        proba, spread = (torch.cat(p).numpy().astype(np.float64) for p in zip(*parts))
-        # Sums of float32 probabilities are off by ~1e-7, which sklearn's log_loss warns about.
-        proba /= proba.sum(axis=1, keepdims=True)
-        return proba, spread
+        reduce = self._reduce_passes if reduce is None else reduce
+        # Each chunk is written into arrays allocated once: collecting the chunks and
+        # concatenating them made the peak memory grow with the number of chunks.
+        outputs, start = None, 0
+        for part in monte_carlo_passes(module, X, n_passes, chunk, self.net_.device, reduce):
+            if outputs is None:
+                outputs = tuple(np.empty((len(X), *t.shape[1:]), dtype=np.float64) for t in part)
+            for out, t in zip(outputs, part):
+                out[start : start + len(t)] = t.numpy()
+            start += len(part[0])
+        return outputs
 
     def predict_proba(self, X, return_std: bool = False):
         """Class probabilities, averaged over the Monte-Carlo passes when inference noise is on.
@@ -524,7 +557,10 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
             Only with ``return_std=True``.
         """
         check_is_fitted(self)
-        proba, spread = self._forward_passes(self._validate_X(X, reset=False))
+        X = self._validate_X(X, reset=False)
+        proba, spread = self._forward_passes(X)
+        # Sums of float32 probabilities are off by ~1e-7, which sklearn's log_loss warns about.
+        proba /= proba.sum(axis=1, keepdims=True)
         return (proba, spread) if return_std else proba
 
     def predict(self, X):
@@ -542,6 +578,10 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
     # ----------------------------------------------------------------- fitted state
+    def __sklearn_is_fitted__(self) -> bool:
+        # Fitted means a trained network: a fit that raised leaves classes_ but no net_.
+        return hasattr(self, "net_")
+
     @property
     def history_(self):
         """skorch ``History``: one row per epoch (train_loss, valid_loss, dur, ...)."""
@@ -550,7 +590,8 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
     @property
     def loss_curve_(self) -> list[float]:
         """Training loss at the end of each epoch."""
-        return self.net_.history[:, "train_loss"]
+        history = self.net_.history
+        return history[:, "train_loss"] if len(history) else []
 
     @property
     def validation_loss_curve_(self) -> list[float] | None:
@@ -584,18 +625,8 @@ class LogitNetClassifier(NoisyNetClassifier):
     (softmax of each pass), and their spread is the uncertainty.
     """
 
-    @property
-    def _hidden_sizes(self) -> tuple[int, ...]:
-        sizes = self.hidden_layer_sizes
-        return (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
-
     def _layer_widths(self, n_features: int, n_classes: int) -> list[int]:
         return [n_features, *self._hidden_sizes, n_classes]
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if any(not isinstance(s, Integral) or s < 1 for s in self._hidden_sizes):
-            raise ValueError(f"hidden_layer_sizes must hold positive integers; got {self.hidden_layer_sizes!r}.")
 
     def _criterion(self) -> nn.Module:
         return nn.CrossEntropyLoss()

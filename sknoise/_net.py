@@ -15,8 +15,7 @@ from ._data import TensorBatches
 __all__ = [
     "TensorNet",
     "MaxNormConstraint",
-    "DivergenceGuard",
-    "EpochSnapshot",
+    "LastGoodEpoch",
     "TrainingDivergedError",
     "TrainingDivergedWarning",
 ]
@@ -95,62 +94,68 @@ class TrainingDivergedWarning(RuntimeWarning):
     """Training diverged and was stopped; the weights of the last finished epoch were kept."""
 
 
-class EpochSnapshot(Callback):
-    """Keep a copy of the weights of the last finished epoch; restore it if training stops mid-epoch.
+class LastGoodEpoch(Callback):
+    """Keep the network at its last good, finished epoch.
 
-    Training stops mid-epoch on Ctrl-C (skorch catches ``KeyboardInterrupt``) and when
-    :class:`DivergenceGuard` stops a diverged run. The half-finished epoch's weights
-    and history row are then replaced by those of the last finished epoch, so the
-    model is always one that completed whole epochs. Copying the weights once per
-    epoch costs far less than the epoch itself.
-    """
+    The weights of the last finished epoch are copied at its end (far cheaper than
+    the epoch itself). Training that stops mid-epoch, on Ctrl-C (skorch catches
+    ``KeyboardInterrupt``) or on divergence, gets those weights back and loses the
+    half-finished history row, so the model is always one that completed whole epochs.
 
-    def on_train_begin(self, net, **kwargs) -> None:
-        self._snapshot(net)
-
-    def on_epoch_end(self, net, **kwargs) -> None:
-        self._snapshot(net)
-
-    def _snapshot(self, net) -> None:
-        self.state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
-
-    def on_train_end(self, net, **kwargs) -> None:
-        if len(net.history) and "train_loss" not in net.history[-1]:
-            net.module_.load_state_dict(self.state_)
-            del net.history[-1]
-        del self.state_  # a copy of the weights is not worth keeping (or pickling) after training
-
-
-class DivergenceGuard(Callback):
-    """Stop training at the first non-finite batch loss.
+    Divergence is a non-finite batch loss (training or validation), or non-finite
+    weights at the end of an epoch (a step can blow the weights up after a finite
+    loss). It raises :class:`TrainingDivergedError`, or with ``on_divergence='warn'``
+    warns with :class:`TrainingDivergedWarning` and stops, keeping the last good epoch.
 
     Parameters
     ----------
     settings : str
         The estimator's noise and optimizer settings, quoted in the message.
     on_divergence : {'raise', 'warn'}, default='raise'
-        ``'raise'``: raise :class:`TrainingDivergedError`. ``'warn'``: warn with
-        :class:`TrainingDivergedWarning` and stop; :class:`EpochSnapshot` then restores
-        the weights of the last finished epoch.
     """
 
     def __init__(self, settings: str, on_divergence: str = "raise") -> None:
         self.settings = settings
         self.on_divergence = on_divergence
 
+    def _snapshot(self, net) -> None:
+        self.state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        self.diverged_ = False
+        self._snapshot(net)
+
     def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
         key = "train_loss" if training else "valid_loss"
         # skorch already turned the loss into a float for the history: no extra device sync.
         loss = net.history[-1, "batches", -1, key]
-        if math.isfinite(loss):
-            return
+        if not math.isfinite(loss):
+            self._diverged(net, f"the {key.replace('_', ' ')} became {loss}")
+        if training:
+            self._last_inputs = batch[0]
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        # The losses were computed before each step: the last step may still have blown
+        # the weights up. One deterministic forward pass over the last batch tells.
+        inputs = self.__dict__.pop("_last_inputs", None)
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            finite = inputs is None or bool(torch.isfinite(module(inputs)).all())
+        module.train(was_training)
+        if not finite:
+            self._diverged(net, "the network's outputs became non-finite after the last step")
+        self._snapshot(net)
+
+    def _diverged(self, net, what: str) -> None:
         message = (
-            f"Training diverged at epoch {len(net.history)}: the {key.replace('_', ' ')} became {loss}. "
-            f"Settings: {self.settings}. Lower the noise scale or the learning rate, or use a "
-            "lighter-tailed noise distribution."
+            f"Training diverged at epoch {len(net.history)}: {what}. Settings: {self.settings}. "
+            "Lower the noise scale or the learning rate, or use a lighter-tailed noise distribution."
         )
         if self.on_divergence == "raise":
             raise TrainingDivergedError(message)
+        self.diverged_ = True
         warnings.warn(
             f"{message} Training was stopped and the weights of the last finished epoch "
             f"({len(net.history) - 1}) were kept.",
@@ -158,3 +163,11 @@ class DivergenceGuard(Callback):
             stacklevel=2,
         )
         raise KeyboardInterrupt  # skorch's way to end the training loop early
+
+    def on_train_end(self, net, **kwargs) -> None:
+        unfinished = len(net.history) and "train_loss" not in net.history[-1]
+        if self.diverged_ or unfinished:
+            net.module_.load_state_dict(self.state_)
+            if len(net.history):
+                del net.history[-1]
+        del self.state_  # a copy of the weights is not worth keeping (or pickling) after training

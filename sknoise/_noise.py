@@ -130,10 +130,11 @@ class NoiseDistribution:
         if self.kind == "none" or scale == 0:
             return x
         draw = self.sample(x.shape, generator=generator, device=x.device, dtype=x.dtype, scale=scale)
+        # The fresh draw's buffer takes the result: no allocation beyond the draw itself
+        # (autograd allows in-place ops on a tensor that needs no gradient of its own).
         if self.kind == "multiplicative":
-            return x * draw
-        # One fused op and one allocation: this sits on the training hot path.
-        return torch.add(x, draw, alpha=scale)
+            return draw.mul_(x)
+        return draw.mul_(scale).add_(x)
 
 
 _REGISTRY: dict[str, NoiseDistribution] = {

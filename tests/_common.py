@@ -1,7 +1,7 @@
 """One place for the cheap estimator settings used by the common checks, and the
 expected failures of scikit-learn's common checks with their reasons."""
 
-from sknoise import NINRClassifier, NoisyMLPClassifier
+from sknoise import NINRClassifier, NoisyEBMClassifier, NoisyMLPClassifier
 
 # Small and short enough for the ~40 common checks, yet accurate enough for
 # check_classifiers_train (accuracy > 0.83 on its blobs).
@@ -21,11 +21,19 @@ CHECK_PARAMS = {
         early_stopping=False,
         random_state=0,
     ),
+    NoisyEBMClassifier: dict(
+        hidden_layer_sizes=(8,),
+        max_epochs=30,
+        lr=0.02,
+        early_stopping=False,
+        random_state=0,
+    ),
 }
 
 EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
     NoisyMLPClassifier: {},
     NINRClassifier: {},
+    NoisyEBMClassifier: {},
 }
 
 
