@@ -25,7 +25,7 @@ def models() -> dict:
     return {
         "sklearn MLPClassifier (default)": MLPClassifier(random_state=0),
         "NoisyMLPClassifier, noise off": NoisyMLPClassifier(noise="none", random_state=0),
-        "NoisyMLPClassifier (default: gaussian 0.1)": NoisyMLPClassifier(random_state=0),
+        "NoisyMLPClassifier (default: gaussian 0.2)": NoisyMLPClassifier(random_state=0),
         "NoisyMLPClassifier, MC inference T=32": NoisyMLPClassifier(inference_noise="same", random_state=0),
     }
 

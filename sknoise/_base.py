@@ -93,7 +93,7 @@ COMMON_PARAMETERS_DOC = """\
         class counts allow), stop when the validation loss has not improved by
         ``tol`` (relative) for ``n_iter_no_change`` epochs, and restore the best weights.
     validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default={n_iter_no_change!r}
     tol : float, default=1e-4
     device : {{'cpu', 'cuda', 'auto'}} or str, default='cpu'
         Torch device; ``'auto'`` picks CUDA when it is available.

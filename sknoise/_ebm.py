@@ -381,7 +381,7 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
         such as the sigmoid round a lone row differently in the last bit.
 {COMMON_PARAMETERS_DOC.format(noise="gaussian", noise_scale=0.5, inference_noise=None,
                               n_inference_samples=32, lr=1e-2, weight_decay=0.0,
-                              max_epochs=200, early_stopping=True)}
+                              max_epochs=200, early_stopping=True, n_iter_no_change=10)}
     energy_aggregate : {{'mean', 'logmeanexp'}}, default='mean'
         How the energies of the ``T`` passes combine: their mean, or the Monte-Carlo
         free energy ``-log mean_t exp(-E_t)``. Read at prediction time.

@@ -364,7 +364,7 @@ NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regula
         at every layer including the output logits.
 {COMMON_PARAMETERS_DOC.format(noise="gaussian", noise_scale=1.0, inference_noise=None,
                               n_inference_samples=32, lr=1e-3, weight_decay=0.0,
-                              max_epochs=200, early_stopping=True)}
+                              max_epochs=200, early_stopping=True, n_iter_no_change=10)}
         Here ``noise_scale`` is ``σ_ε``, the scale of the node's noise, and ``noise``
         must be an additive kind.
     niw_init_scale : float, default=1.0

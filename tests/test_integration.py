@@ -148,7 +148,7 @@ NON_DEFAULT = dict(
     hidden_layer_sizes=(12, 6),
     activation="tanh",
     noise="laplace",
-    noise_scale=0.2,
+    noise_scale=0.3,
     noise_placement=("input", "pre_activation"),
     dropout=0.1,
     batch_norm="after",
@@ -163,7 +163,7 @@ NON_DEFAULT = dict(
     activation_noise_constant=0.3,
     optimizer="sgd",
     lr=0.05,
-    weight_decay=1e-4,
+    weight_decay=1e-3,
     momentum=0.8,
     batch_size=32,
     max_epochs=4,
@@ -195,4 +195,4 @@ def test_get_set_params_round_trip_for_every_parameter(iris, capsys):
     proba, std = clf.predict_proba(X, return_std=True)
     assert proba.shape == (150, 3) and (std > 0).any()
     assert clf.net_.optimizer_.param_groups[0]["lr"] < 0.05  # StepLR decayed it
-    assert clf.history_[-1, "noise_scale"] == pytest.approx(0.2 * 0.1)  # the cosine schedule ended at 0.1
+    assert clf.history_[-1, "noise_scale"] == pytest.approx(0.3 * 0.1)  # the cosine schedule ended at 0.1
