@@ -297,3 +297,19 @@ def test_fit_predict_and_pickle_on_cuda(iris):
     cpu = fast(noise_scale=0.3, inference_noise=None).fit(X, y)
     gpu = fast(noise_scale=0.3, inference_noise=None, device="cuda").fit(X, y)
     assert np.mean(cpu.predict(X) == gpu.predict(X)) > 0.9
+
+
+def test_temperature_does_not_collapse_on_a_separated_sample():
+    from sknoise._ebm import _fit_temperature
+
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    energies = rng.uniform(0.5, 1.0, size=(40, 2))
+    energies[np.arange(40), y] -= 0.5  # every row's own energy is the lowest: perfectly separated
+    tau = _fit_temperature(energies, y)
+    spread = energies.std()
+    # The unsmoothed log loss keeps falling as tau -> 0 (it would stop at the bound spread/1000).
+    assert tau > spread / 100
+    proba = np.exp(-energies / tau)
+    proba /= proba.sum(axis=1, keepdims=True)
+    assert proba[np.arange(40), y].mean() < 0.999  # confident, not certain
