@@ -159,7 +159,7 @@ def inference_benchmark(X, y, n_rows: int, n_passes: int, repeats: int, device: 
     flops = n_passes * n_rows * sum(2 * a * b for a, b in zip(widths[:-1], widths[1:]))
     from sknoise._inference import rows_per_chunk
 
-    chunk = rows_per_chunk(n_passes, widths, clf._inference_budget_bytes(), device=device)
+    chunk = rows_per_chunk(n_passes, widths, clf._inference_budget_bytes())
     return {
         "seconds": t,
         "gflops": flops / t / 1e9,

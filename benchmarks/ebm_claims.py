@@ -293,9 +293,9 @@ one autoencoder per class, hidden {cfg['hidden']} {cfg['activation']} units carr
 adam lr={cfg['lr']}, batch 'auto', early stopping (10% held out, patience {cfg['patience']},
 max {cfg['max_epochs']} epochs), noise scale alpha={cfg['alpha']} unless varied, T={cfg['T']}
 Monte-Carlo passes, energy aggregate 'mean' unless varied. Accuracy on the test rows,
-mean ± std over seeds. Log loss uses the temperature fitted at fit time on the held-out
-validation rows, except "training noise only", whose temperature was refitted on the
-training rows (with `calibrate`) after switching inference noise off.
+mean ± std over seeds. Log loss uses the temperature fitted at fit time (smoothed log
+loss on the training rows), except "training noise only", whose temperature was refitted
+on the training rows (with `calibrate`) after switching inference noise off.
 
 ## Claim 1: noise improves accuracy (paper: about +200%)
 

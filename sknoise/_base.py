@@ -525,7 +525,7 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         n_passes = self.n_inference_samples if noisy else 1
         module.noise_rng.reseed("inference")
         widths = self._layer_widths(self.n_features_in_, len(self.classes_))
-        chunk = rows_per_chunk(n_passes, widths, self._inference_budget_bytes(), device=self.net_.device)
+        chunk = rows_per_chunk(n_passes, widths, self._inference_budget_bytes())
         reduce = self._reduce_passes if reduce is None else reduce
         # Each chunk is written into arrays allocated once: collecting the chunks and
         # concatenating them made the peak memory grow with the number of chunks.

@@ -10,10 +10,11 @@ from torch import nn
 __all__ = ["rows_per_chunk", "monte_carlo_passes"]
 
 
-# On the CPU, past this many rows in one forward pass bigger chunks stop paying off
-# (the activations fall out of the caches) while memory keeps growing. GPUs want the
-# largest batch the memory budget allows.
-MAX_CPU_BATCH_ROWS = 65536
+# Past this many rows in one forward pass bigger chunks stop paying off while memory
+# keeps growing: on the CPU the activations fall out of the caches, and on an H100 the
+# uncapped budget's 328k-row chunks ran at 13% of the matmul rate against 19% for
+# 65k-row ones (benchmarks/bench_mlp_speed.py --device cuda).
+MAX_BATCH_ROWS = 65536
 
 
 def rows_per_chunk(
@@ -21,15 +22,13 @@ def rows_per_chunk(
     layer_widths: Sequence[int],
     memory_budget_bytes: float,
     itemsize: int = 4,
-    device: torch.device | str = "cpu",
 ) -> int:
     """How many input rows one vectorized chunk of ``n_passes`` passes may hold.
 
     One row costs, for each of its ``n_passes`` copies, the input copy plus the
     tensors alive at the widest layer (its pre-activation, its output and one noise
-    draw), so ``itemsize * n_passes * (widths[0] + 3 * max(widths))`` bytes. On the
-    CPU a chunk also stays within :data:`MAX_CPU_BATCH_ROWS` rows of passes
-    (``rows * n_passes``).
+    draw), so ``itemsize * n_passes * (widths[0] + 3 * max(widths))`` bytes. A chunk
+    also stays within :data:`MAX_BATCH_ROWS` rows of passes (``rows * n_passes``).
 
     Parameters
     ----------
@@ -41,8 +40,6 @@ def rows_per_chunk(
         Bound on the memory of one chunk's forward pass.
     itemsize : int, default=4
         Bytes per element (float32).
-    device : torch.device or str, default='cpu'
-        Where the passes run.
 
     Returns
     -------
@@ -50,10 +47,7 @@ def rows_per_chunk(
         At least 1.
     """
     per_row = itemsize * n_passes * (layer_widths[0] + 3 * max(layer_widths))
-    rows = int(memory_budget_bytes // per_row)
-    if torch.device(device).type == "cpu":
-        rows = min(rows, MAX_CPU_BATCH_ROWS // n_passes)
-    return max(1, rows)
+    return max(1, min(int(memory_budget_bytes // per_row), MAX_BATCH_ROWS // n_passes))
 
 
 def monte_carlo_passes(
