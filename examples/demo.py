@@ -1,4 +1,4 @@
-"""sknoise in one minute: fit the estimators on a built-in data set and compare them.
+"""sknoise in a minute or two: fit the estimators on a built-in data set and compare them.
 
 Every model sits in the same scikit-learn Pipeline (standardize, then classify) and is
 scored by 5-fold cross-validation on the breast cancer data set: accuracy, log loss and
@@ -18,7 +18,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknoise import NoisyMLPClassifier
+from sknoise import NINRClassifier, NoisyEBMClassifier, NoisyMLPClassifier
 
 
 def models() -> dict:
@@ -27,6 +27,8 @@ def models() -> dict:
         "NoisyMLPClassifier, noise off": NoisyMLPClassifier(noise="none", random_state=0),
         "NoisyMLPClassifier (default: gaussian 0.2)": NoisyMLPClassifier(random_state=0),
         "NoisyMLPClassifier, MC inference T=32": NoisyMLPClassifier(inference_noise="same", random_state=0),
+        "NoisyEBMClassifier (default)": NoisyEBMClassifier(random_state=0),
+        "NINRClassifier (in-NINR, default)": NINRClassifier(random_state=0),
     }
 
 
