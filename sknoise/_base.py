@@ -28,7 +28,7 @@ from ._noise import MULTIPLICATIVE_NOISES, available_noises
 from ._schedules import NOISE_SCHEDULES, NoiseScheduler
 from ._search import NOISE_SEARCH_SPACE, with_prefix
 
-__all__ = ["NoisyNetClassifier", "LogitNetClassifier", "COMMON_PARAMETERS_DOC"]
+__all__ = ["NoisyNetClassifier", "LogitNetClassifier", "COMMON_PARAMETERS_DOC", "store_init_params"]
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -112,12 +112,24 @@ COMMON_PARAMETERS_DOC = """\
         last finished epoch."""
 
 
+def store_init_params(estimator: BaseEstimator, init_locals: dict) -> None:
+    """Store an ``__init__``'s arguments (its ``locals()``) unchanged, as scikit-learn requires.
+
+    Every estimator lists all its parameters in its own ``__init__`` signature (that
+    is what ``get_params`` reads); this keeps the bodies from repeating them.
+    """
+    for name, value in init_locals.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
     """Base class of the sknoise classifiers (not for direct use).
 
-    Subclasses declare their parameters in ``__init__`` (scikit-learn introspects it)
-    and provide the network (:meth:`_build_module`), its loss (:meth:`_criterion`)
-    and the rule that turns T passes into probabilities (:meth:`_reduce_passes`).
+    Subclasses declare all their parameters in ``__init__`` (scikit-learn introspects
+    it), store them with :func:`store_init_params`, and provide the network
+    (:meth:`_build_module`), its loss (:meth:`_criterion`) and the rule that turns T
+    passes into probabilities (:meth:`_reduce_passes`).
     Everything else lives here once: validation of data and parameters, label
     encoding, seeding, the skorch training loop, early stopping, partial_fit and
     vectorized, memory-bounded Monte-Carlo inference.
@@ -153,61 +165,6 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         "callbacks": [list, None],
         "on_divergence": [StrOptions({"raise", "warn"})],
     }
-
-    def __init__(
-        self,
-        *,
-        noise,
-        noise_scale,
-        inference_noise,
-        inference_noise_scale,
-        n_inference_samples,
-        inference_memory_mb,
-        noise_schedule="constant",
-        noise_schedule_end=0.0,
-        activation_mixing=None,
-        activation_noise_constant=None,
-        optimizer,
-        lr,
-        weight_decay,
-        momentum,
-        batch_size,
-        max_epochs,
-        early_stopping,
-        validation_fraction,
-        n_iter_no_change,
-        tol,
-        device,
-        random_state,
-        verbose,
-        callbacks,
-        on_divergence="raise",
-    ) -> None:
-        self.noise = noise
-        self.noise_scale = noise_scale
-        self.inference_noise = inference_noise
-        self.inference_noise_scale = inference_noise_scale
-        self.n_inference_samples = n_inference_samples
-        self.inference_memory_mb = inference_memory_mb
-        self.noise_schedule = noise_schedule
-        self.noise_schedule_end = noise_schedule_end
-        self.activation_mixing = activation_mixing
-        self.activation_noise_constant = activation_noise_constant
-        self.optimizer = optimizer
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.momentum = momentum
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callbacks = callbacks
-        self.on_divergence = on_divergence
 
     #: Estimator-specific additions to NOISE_SEARCH_SPACE, keyed "optuna" and "grid".
     _search_space_extra: dict = {"optuna": {}, "grid": {}}

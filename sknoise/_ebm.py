@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
 
-from ._base import COMMON_PARAMETERS_DOC, NoisyNetClassifier
+from ._base import COMMON_PARAMETERS_DOC, NoisyNetClassifier, store_init_params
 from ._layers import ActivationNoise, NoiseRNG, NoiseSpec
 
 __all__ = ["BatchedAutoencoderEnergy", "NoisyEBMClassifier"]
@@ -220,36 +220,7 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         callbacks=None,
         on_divergence="raise",
     ) -> None:
-        super().__init__(
-            noise=noise,
-            noise_scale=noise_scale,
-            inference_noise=inference_noise,
-            inference_noise_scale=inference_noise_scale,
-            n_inference_samples=n_inference_samples,
-            inference_memory_mb=inference_memory_mb,
-            noise_schedule=noise_schedule,
-            noise_schedule_end=noise_schedule_end,
-            activation_mixing=activation_mixing,
-            activation_noise_constant=activation_noise_constant,
-            optimizer=optimizer,
-            lr=lr,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            on_divergence=on_divergence,
-        )
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.energy_aggregate = energy_aggregate
+        store_init_params(self, locals())
 
     def _layer_widths(self, n_features: int, n_classes: int) -> list[int]:
         # Per input row the K class models together hold K times each width.

@@ -13,7 +13,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from ._activations import activation_factory
-from ._base import COMMON_PARAMETERS_DOC, LogitNetClassifier, NoisyNetClassifier
+from ._base import COMMON_PARAMETERS_DOC, LogitNetClassifier, NoisyNetClassifier, store_init_params
 from ._layers import NoiseLayer, NoiseRNG, NoiseSpec
 from ._noise import MULTIPLICATIVE_NOISES
 
@@ -266,37 +266,7 @@ class NINRClassifier(LogitNetClassifier):
         callbacks=None,
         on_divergence="raise",
     ) -> None:
-        super().__init__(
-            noise=noise,
-            noise_scale=noise_scale,
-            inference_noise=inference_noise,
-            inference_noise_scale=inference_noise_scale,
-            n_inference_samples=n_inference_samples,
-            inference_memory_mb=inference_memory_mb,
-            noise_schedule=noise_schedule,
-            noise_schedule_end=noise_schedule_end,
-            activation_mixing=activation_mixing,
-            activation_noise_constant=activation_noise_constant,
-            optimizer=optimizer,
-            lr=lr,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            on_divergence=on_divergence,
-        )
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.nin_placement = nin_placement
-        self.niw_init_scale = niw_init_scale
+        store_init_params(self, locals())
 
     def _check_params(self) -> None:
         super()._check_params()

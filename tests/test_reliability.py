@@ -385,10 +385,13 @@ def test_ctrl_c_mid_epoch_keeps_the_model_of_the_last_finished_epoch(cls, iris):
 
 SIGINT_SCRIPT = textwrap.dedent(
     """
-    import pickle, sys
+    import pickle, signal, sys
     from sklearn.datasets import make_classification
     import sknoise
 
+    # A process started in the background by a non-interactive shell inherits SIGINT as
+    # ignored; restore Python's own handler so that the signal raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     cls = getattr(sknoise, sys.argv[1])
     X, y = make_classification(n_samples=3000, n_features=10, n_informative=5, random_state=0)
     clf = cls(hidden_layer_sizes=(32,), max_epochs=100000, batch_size=64, early_stopping=False,
