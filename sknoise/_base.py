@@ -332,24 +332,29 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
             )
         return callbacks + list(self.callbacks or [])
 
+    def _check_enough_rows(self, n_rows: int) -> None:
+        """Early stopping must leave training rows after holding out its validation rows."""
+        if self.early_stopping and (n_rows < 2 or np.ceil(self.validation_fraction * n_rows) >= n_rows):
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the rows, "
+                f"which leaves no training rows out of {n_rows}; pass more rows per call or set "
+                "early_stopping=False (e.g. for partial_fit on small batches)."
+            )
+
     def _train_split(self, y: np.ndarray):
         """The validation split for this call's rows (None without early stopping)."""
         if not self.early_stopping:
             return None
         n_valid = int(np.ceil(self.validation_fraction * len(y)))
-        if len(y) < 2 or n_valid >= len(y):
-            raise ValueError(
-                f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the rows, "
-                f"which leaves no training rows out of {len(y)}; pass more rows per call or set "
-                "early_stopping=False (e.g. for partial_fit on small batches)."
-            )
         counts = np.unique(y, return_counts=True)[1]
         stratified = counts.min() >= 2 and min(n_valid, len(y) - n_valid) >= len(counts)
         return ValidSplit(self.validation_fraction, stratified=stratified, random_state=self._split_seed)
 
-    def _initialize(self, n_features: int, n_classes: int, y: np.ndarray) -> None:
-        self._validate_params()
+    def _validate_hyperparameters(self) -> None:
+        self._validate_params()  # scikit-learn's check of _parameter_constraints
         self._check_params()
+
+    def _initialize(self, n_features: int, n_classes: int, y: np.ndarray) -> None:
         rs = check_random_state(self.random_state)
         init_seed, shuffle_seed, train_seed, infer_seed, split_seed = rs.randint(np.iinfo(np.int32).max, size=5)
         rng = NoiseRNG(train_seed, infer_seed)
@@ -418,9 +423,11 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         weights of the last finished epoch and is usable (``history_`` ends with that
         epoch); ``partial_fit`` trains on from there.
         """
+        self._validate_hyperparameters()
         X, y = self._validate_X_y(X, y, reset=True)
         self._set_classes(y)
         y_enc = self._encode_labels(y)
+        self._check_enough_rows(len(y))
         self._initialize(X.shape[1], len(self.classes_), y)
         self._run_training(X, y_enc, epochs=None)
         return self
@@ -441,10 +448,13 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         first_call = not hasattr(self, "net_")
+        if first_call:
+            self._validate_hyperparameters()
         X, y = self._validate_X_y(X, y, reset=first_call)
         if first_call:
             self._set_classes(y, classes)
         y_enc = self._encode_labels(y)
+        self._check_enough_rows(len(y))
         if first_call:
             self._initialize(X.shape[1], len(self.classes_), y)
         self._run_training(X, y_enc, epochs=1)
@@ -474,8 +484,7 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         tensors (default: :meth:`_reduce_passes`, probabilities and their spread).
         """
         # The inference parameters may have changed with set_params since fit.
-        self._validate_params()
-        self._check_params()
+        self._validate_hyperparameters()
         module = self.net_.module_
         module.eval()
         noisy = set_inference_noise(module, self._inference_spec())
