@@ -28,7 +28,13 @@ from ._noise import MULTIPLICATIVE_NOISES, available_noises
 from ._schedules import NOISE_SCHEDULES, NoiseScheduler
 from ._search import NOISE_SEARCH_SPACE, with_prefix
 
-__all__ = ["NoisyNetClassifier", "LogitNetClassifier", "COMMON_PARAMETERS_DOC", "store_init_params"]
+__all__ = [
+    "NoisyNetClassifier",
+    "LogitNetClassifier",
+    "COMMON_ATTRIBUTES_DOC",
+    "COMMON_PARAMETERS_DOC",
+    "store_init_params",
+]
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -112,6 +118,27 @@ COMMON_PARAMETERS_DOC = """\
         last finished epoch."""
 
 
+COMMON_ATTRIBUTES_DOC = """\
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when X was a DataFrame with string column names.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the torch module.
+    history_ : skorch.History
+        Per-epoch training record (train_loss, valid_loss, dur, ...).
+    loss_curve_ : list of float
+        Training loss per epoch.
+    validation_loss_curve_ : list of float or None
+        Validation loss per epoch (with early stopping).
+    n_iter_ : int
+        Number of epochs run.
+    device_ : str
+        Device of the fitted network."""
+
+
 def store_init_params(estimator: BaseEstimator, init_locals: dict) -> None:
     """Store an ``__init__``'s arguments (its ``locals()``) unchanged, as scikit-learn requires.
 
@@ -191,8 +218,9 @@ class NoisyNetClassifier(ClassifierMixin, BaseEstimator):
         Examples
         --------
         >>> from sknoise import NoisyMLPClassifier
-        >>> sorted(NoisyMLPClassifier.search_space("grid", prefix="clf__"))[:2]
-        ['clf__noise', 'clf__noise_scale']
+        >>> grid = NoisyMLPClassifier.search_space("grid", prefix="clf__")
+        >>> grid["clf__noise_scale"]
+        [0.05, 0.1, 0.2, 0.4]
         """
         if kind not in NOISE_SEARCH_SPACE:
             raise ValueError(f"kind must be one of {sorted(NOISE_SEARCH_SPACE)}; got {kind!r}.")

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
 
-from ._base import COMMON_PARAMETERS_DOC, NoisyNetClassifier, store_init_params
+from ._base import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC, NoisyNetClassifier, store_init_params
 from ._layers import ActivationNoise, NoiseRNG, NoiseSpec
 
 __all__ = ["BatchedAutoencoderEnergy", "NoisyEBMClassifier"]
@@ -332,7 +332,7 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
     whose hidden neurons carry activation noise ``t = f(a) + α z`` (Eq. 1 of the
     activation-noise paper). Prediction returns the class of lowest energy;
     probabilities are ``softmax(-E / τ)`` with a temperature ``τ`` fitted to minimize
-    the log loss.
+    the log loss. The training losses in ``history_`` are mean own-class energies.
 
     By default the noise is used in training only and prediction is deterministic.
     With ``inference_noise='same'`` (or another distribution) prediction samples the
@@ -362,29 +362,12 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    n_features_in_ : int
-        Number of features seen in fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features, when X was a DataFrame with string column names.
+{COMMON_ATTRIBUTES_DOC}
     temperature_ : float
-        Temperature ``τ`` of ``softmax(-E/τ)``, fitted after training by minimizing
-        the log loss, under the inference settings of that moment, on the rows held
-        out for early stopping (on the training rows without early stopping; at most
-        1000 of them, evenly spaced). Refit it with :meth:`calibrate`.
-    net_ : skorch.NeuralNet
-        The trained skorch net; ``net_.module_`` is the :class:`BatchedAutoencoderEnergy`.
-    history_ : skorch.History
-        Per-epoch training record (losses are mean own-class energies).
-    loss_curve_ : list of float
-        Training loss per epoch.
-    validation_loss_curve_ : list of float or None
-        Validation loss per epoch (with early stopping).
-    n_iter_ : int
-        Number of epochs run.
-    device_ : str
-        Device of the fitted network.
+        Temperature ``τ`` of ``softmax(-E/τ)``, fitted after training under the
+        inference settings of that moment, by minimizing a smoothed log loss on the
+        training rows (at most 1000 of them, evenly spaced). Refit it with
+        :meth:`calibrate`.
 
     See Also
     --------

@@ -11,7 +11,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ._activations import activation_factory
-from ._base import COMMON_PARAMETERS_DOC, LogitNetClassifier, NoisyNetClassifier, store_init_params
+from ._base import (
+    COMMON_ATTRIBUTES_DOC,
+    COMMON_PARAMETERS_DOC,
+    LogitNetClassifier,
+    NoisyNetClassifier,
+    store_init_params,
+)
 from ._layers import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec
 
 __all__ = ["NoisyMLP", "NoisyMLPClassifier"]
@@ -206,24 +212,7 @@ NoisyMLPClassifier.__doc__ = f"""Multilayer perceptron classifier trained with n
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    n_features_in_ : int
-        Number of features seen in fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features, when X was a DataFrame with string column names.
-    net_ : skorch.NeuralNet
-        The trained skorch net; ``net_.module_`` is the torch module.
-    history_ : skorch.History
-        Per-epoch training record.
-    loss_curve_ : list of float
-        Training loss per epoch.
-    validation_loss_curve_ : list of float or None
-        Validation loss per epoch (with early stopping).
-    n_iter_ : int
-        Number of epochs run.
-    device_ : str
-        Device of the fitted network.
+{COMMON_ATTRIBUTES_DOC}
 
     See Also
     --------

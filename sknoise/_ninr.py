@@ -13,7 +13,13 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from ._activations import activation_factory
-from ._base import COMMON_PARAMETERS_DOC, LogitNetClassifier, NoisyNetClassifier, store_init_params
+from ._base import (
+    COMMON_ATTRIBUTES_DOC,
+    COMMON_PARAMETERS_DOC,
+    LogitNetClassifier,
+    NoisyNetClassifier,
+    store_init_params,
+)
 from ._layers import NoiseLayer, NoiseRNG, NoiseSpec
 from ._noise import MULTIPLICATIVE_NOISES
 
@@ -345,30 +351,13 @@ NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regula
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    n_features_in_ : int
-        Number of features seen in fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features, when X was a DataFrame with string column names.
-    net_ : skorch.NeuralNet
-        The trained skorch net; ``net_.module_`` is the :class:`NINRNet`.
-    history_ : skorch.History
-        Per-epoch training record, with the NIW norms written by
-        :class:`NIWNormRecorder` (``niw_norm``, ``niw_norm_start``, ``niw_norm_max``,
-        ``niw_norm_per_layer``).
-    loss_curve_ : list of float
-        Training loss per epoch.
-    validation_loss_curve_ : list of float or None
-        Validation loss per epoch (with early stopping).
+{COMMON_ATTRIBUTES_DOC}
     niw_norm_curve_ : list of float
-        NIW norm at the end of each epoch.
+        NIW norm at the end of each epoch. ``history_`` holds more, written by
+        :class:`NIWNormRecorder`: ``niw_norm_start``, ``niw_norm_max`` and
+        ``niw_norm_per_layer``.
     phase_ : str
         The training phase, from :func:`ninr_phase`.
-    n_iter_ : int
-        Number of epochs run.
-    device_ : str
-        Device of the fitted network.
 
     See Also
     --------
