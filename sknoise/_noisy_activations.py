@@ -61,7 +61,7 @@ class HardSigmoid(nn.Module):
 
 
 class HardTanh(nn.Module):
-    """``clip(x, -1, 1)``."""
+    """The hard tanh, ``clip(x, -1, 1)``: linear in [-1, 1], saturated outside."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return hard_tanh(x)
