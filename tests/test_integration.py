@@ -2,7 +2,6 @@
 
 import pickle
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,36 +106,6 @@ def test_cross_val_score(iris):
     X, y = iris
     scores = cross_val_score(fast(noise_scale=0.2), X, y, cv=3)
     assert scores.shape == (3,) and scores.mean() > 0.85
-
-
-@pytest.mark.parametrize("inference_noise", [None, "same"])
-@pytest.mark.parametrize("dumper", ["pickle", "joblib"])
-def test_pickle_round_trip_gives_identical_predictions(iris, tmp_path, inference_noise, dumper):
-    X, y = iris
-    clf = fast(
-        max_epochs=10,
-        noise_scale=0.4,
-        inference_noise=inference_noise,
-        n_inference_samples=8,
-        dropout=0.1,
-        batch_norm="before",
-    ).fit(X, y)
-    proba, std = clf.predict_proba(X, return_std=True)
-    if dumper == "pickle":
-        loaded = pickle.loads(pickle.dumps(clf))
-    else:
-        joblib.dump(clf, tmp_path / "clf.joblib")
-        loaded = joblib.load(tmp_path / "clf.joblib")
-    loaded_proba, loaded_std = loaded.predict_proba(X, return_std=True)
-    np.testing.assert_array_equal(loaded_proba, proba)
-    np.testing.assert_array_equal(loaded_std, std)
-    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
-    # Every noise layer shares the network's one rng again after loading.
-    module = loaded.net_.module_
-    assert all(m.rng is module.noise_rng for m in module.modules() if hasattr(m, "rng"))
-    # The loaded model can keep training.
-    loaded.partial_fit(X, y)
-    assert loaded.n_iter_ == clf.n_iter_ + 1
 
 
 def test_unfitted_estimator_pickles():

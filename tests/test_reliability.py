@@ -298,6 +298,12 @@ def test_pickle_and_joblib_round_trips_predict_identically(cls, iris, tmp_path, 
     np.testing.assert_array_equal(loaded_std, std)
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
     assert loaded.get_params() == clf.get_params()
+    # Every noise source shares the network's one rng again after loading.
+    module = loaded.net_.module_
+    assert all(m.rng is module.noise_rng for m in module.modules() if hasattr(m, "rng"))
+    # The loaded model can keep training.
+    loaded.partial_fit(X, labels)
+    assert loaded.n_iter_ == clf.n_iter_ + 1
 
 
 @by_name
