@@ -200,7 +200,7 @@ def ninr_phase(history, *, rise: float = 1.5, fall: float = 0.5, decay_to: float
 
     Examples
     --------
-    >>> from sknoise._ninr import ninr_phase
+    >>> from sknoise import ninr_phase
     >>> rows = [{"niw_norm_start": 10.0, "niw_norm_max": 10.0, "niw_norm": 4.0, "train_loss": 0.3},
     ...         {"niw_norm_start": 4.0, "niw_norm_max": 4.0, "niw_norm": 1.0, "train_loss": 0.2}]
     >>> ninr_phase(rows)
@@ -373,7 +373,7 @@ NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regula
     --------
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.preprocessing import StandardScaler
-    >>> from sknoise._ninr import NINRClassifier
+    >>> from sknoise import NINRClassifier
     >>> X, y = load_iris(return_X_y=True)
     >>> X = StandardScaler().fit_transform(X)
     >>> clf = NINRClassifier((32,), noise_scale=0.5, max_epochs=30, random_state=0).fit(X, y)

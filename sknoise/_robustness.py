@@ -66,7 +66,7 @@ def available_corruptions() -> dict[str, str]:
 
     Examples
     --------
-    >>> from sknoise._robustness import available_corruptions
+    >>> from sknoise import available_corruptions
     >>> sorted(available_corruptions())
     ['gaussian', 'mask', 'salt_pepper', 'scale', 'shift', 'uniform']
     """
@@ -128,7 +128,7 @@ def corrupt(
     Examples
     --------
     >>> import numpy as np
-    >>> from sknoise._robustness import corrupt
+    >>> from sknoise import corrupt
     >>> X = np.zeros((1000, 3))
     >>> round(float(corrupt(X, "gaussian", 0.5, random_state=0).std()), 1)
     0.5
@@ -195,7 +195,7 @@ def robustness_curve(
     --------
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from sknoise._robustness import robustness_curve
+    >>> from sknoise import robustness_curve
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = LogisticRegression(max_iter=500).fit(X, y)
     >>> df = robustness_curve(clf, X, y, kinds=["gaussian"], severities=[0, 1], random_state=0)
@@ -250,7 +250,7 @@ def plot_robustness(curve, ax=None, *, label: str | None = None):
     Examples
     --------
     >>> import pandas as pd
-    >>> from sknoise._robustness import plot_robustness
+    >>> from sknoise import plot_robustness
     >>> df = pd.DataFrame({"kind": ["gaussian"] * 2, "severity": [0.0, 0.5],
     ...                    "score": [0.9, 0.7], "score_std": [0.0, 0.01]})
     >>> ax = plot_robustness(df, label="mlp")
