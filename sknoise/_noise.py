@@ -175,22 +175,34 @@ def available_noises() -> list[str]:
     return list(_REGISTRY)
 
 
-def _callable_noise(fn: Callable) -> NoiseDistribution:
-    def sampler(shape, generator, device, dtype):
-        z = fn(shape, generator=generator, device=device, dtype=dtype)
+class _CallableSampler:
+    """Draws additive noise from a user's ``fn(shape, generator=, device=, dtype=)``.
+
+    A class rather than a closure, so that a fitted model pickles whenever ``fn`` does.
+    """
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+    def __call__(self, shape, generator, device, dtype):
+        z = self.fn(shape, generator=generator, device=device, dtype=dtype)
         if not isinstance(z, torch.Tensor) or tuple(z.shape) != tuple(shape):
             raise ValueError(
                 f"A noise callable must return a tensor of shape {tuple(shape)}; "
-                f"{getattr(fn, '__name__', fn)!r} returned {type(z).__name__} "
+                f"{getattr(self.fn, '__name__', self.fn)!r} returned {type(z).__name__} "
                 f"of shape {tuple(getattr(z, 'shape', ()))}."
             )
         return z.to(device=device, dtype=dtype)
 
-    return NoiseDistribution(getattr(fn, "__name__", "callable"), "additive", sampler, "user callable")
 
+class _TorchDistributionSampler:
+    """Draws from a scalar ``torch.distributions.Distribution`` on the caller's seeded generator."""
 
-def _torch_distribution_noise(dist: Distribution) -> NoiseDistribution:
-    def sampler(shape, generator, device, dtype):
+    def __init__(self, dist: Distribution) -> None:
+        self.dist = dist
+
+    def __call__(self, shape, generator, device, dtype):
+        dist = self.dist
         if dist.batch_shape != torch.Size() or dist.event_shape != torch.Size():
             raise ValueError("A torch Distribution used as noise must be scalar (empty batch and event shape).")
         u = _uniform(shape, generator, device, dtype)
@@ -205,7 +217,15 @@ def _torch_distribution_noise(dist: Distribution) -> NoiseDistribution:
                 z = dist.sample(shape)
         return z.to(device=device, dtype=dtype)
 
-    return NoiseDistribution(type(dist).__name__, "additive", sampler, f"torch distribution {dist!r}")
+
+def _callable_noise(fn: Callable) -> NoiseDistribution:
+    return NoiseDistribution(getattr(fn, "__name__", "callable"), "additive", _CallableSampler(fn), "user callable")
+
+
+def _torch_distribution_noise(dist: Distribution) -> NoiseDistribution:
+    return NoiseDistribution(
+        type(dist).__name__, "additive", _TorchDistributionSampler(dist), f"torch distribution {dist!r}"
+    )
 
 
 def get_noise(noise: str | Callable | Distribution | NoiseDistribution | None) -> NoiseDistribution:
