@@ -81,7 +81,7 @@ def make_model(cfg, common, seed):
 
 
 def noisy_score(model, X, y, seed):
-    return float(np.mean(model.predict(corrupt(X, "gaussian", 0.5, random_state=seed)) == y))
+    return float(np.mean(model.predict(corrupt(X, "gaussian", 0.5, random_state=seed, feature_scale=None)) == y))
 
 
 def main(argv=None):
@@ -161,7 +161,8 @@ def main(argv=None):
                 (X_tr, _, X_te), (y_tr, _, y_te) = data[seed]
                 model = make_model(cfg, common, seed).fit(X_tr, y_tr)
                 for kind, sev in SEVERITIES.items():
-                    curve = robustness_curve(model, X_te, y_te, kinds=[kind], severities=sev, random_state=seed)
+                    curve = robustness_curve(model, X_te, y_te, kinds=[kind], severities=sev, random_state=seed,
+                                             feature_scale=None)
                     curves.append(curve.assign(dataset=ds, estimator=name, seed=seed))
                 clf = model[-1]
                 eval_rows.append(dict(dataset=ds, method=name, seed=seed, clean=float(model.score(X_te, y_te)),
@@ -224,7 +225,7 @@ def write_results(sweep, tuned, evals, curves, trajectories, quick, elapsed, com
         for ax, kind in zip(axes.flat, SEVERITIES):
             part = cv[cv.kind == kind].groupby(["estimator", "kind", "severity"], sort=False).score.agg(
                 ["mean", "std"]).reset_index().rename(columns={"mean": "score", "std": "score_std"})
-            plot_robustness(part, ax=ax)
+            plot_robustness(part, axes=[ax])
             ax.set_title(f"{ds}: {kind}")
             ax.set_ylabel("test accuracy")
         fig.tight_layout()

@@ -88,49 +88,60 @@ def _feature_scale(X: np.ndarray, feature_scale) -> np.ndarray | float:
     return scale
 
 
+def _numeric_columns(frame) -> list:
+    """The columns of a DataFrame that corruptions touch: numbers, not booleans or categories."""
+    import pandas as pd
+
+    return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not
+            pd.api.types.is_bool_dtype(frame[c])]
+
+
 def corrupt(
     X,
     kind: str,
     severity: float,
     *,
     random_state: int | np.random.RandomState | None = None,
-    feature_scale: str | float | np.ndarray | None = None,
-) -> np.ndarray:
-    """Return a corrupted copy of a numeric table.
+    feature_scale: str | float | np.ndarray | None = "std",
+):
+    """Return a corrupted copy of a table.
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-        Numeric data (NaN allowed).
+    X : array-like of shape (n_samples, n_features) or pandas DataFrame
+        Numeric data (NaN allowed). A DataFrame keeps its columns, index and dtypes
+        where it can: only its numeric columns are corrupted (categorical, string,
+        boolean and other columns are returned unchanged), and a DataFrame comes back.
     kind : str
         One of :func:`available_corruptions`: ``'gaussian'`` and ``'uniform'``
         (additive noise of standard deviation ``severity``), ``'salt_pepper'`` (a
         fraction ``severity`` of entries set to their column's minimum or maximum),
         ``'mask'`` (a fraction ``severity`` of entries set to NaN: the model then needs
-        an imputer, e.g. a pipeline starting with ``SimpleImputer``), ``'scale'``
-        (every feature times ``1 + severity``) and ``'shift'`` (every feature plus
-        ``severity``); the last two are domain shifts.
+        to handle missing values, e.g. a pipeline starting with ``SimpleImputer``),
+        ``'scale'`` (every feature times ``1 + severity``) and ``'shift'`` (every
+        feature plus ``severity``); the last two are domain shifts.
     severity : float
         Non-negative; a fraction in ``[0, 1]`` for ``'salt_pepper'`` and ``'mask'``.
         0 leaves the data unchanged.
     random_state : int, RandomState instance or None, default=None
         Seeds the random corruptions.
-    feature_scale : None, 'std', float or array of shape (n_features,), default=None
+    feature_scale : 'std', None, float or array of shape (n_features,), default='std'
         Unit in which ``severity`` is read by ``'gaussian'``, ``'uniform'`` and
-        ``'shift'``: ``None`` for the units of ``X`` (standardize first, and severity
-        is in standard deviations), ``'std'`` for each column's standard deviation in
-        ``X``, or explicit values (e.g. ``StandardScaler().scale_`` of the training data).
+        ``'shift'``: ``'std'`` for each column's standard deviation in ``X`` (so a
+        severity means the same on every column, whatever its units), ``None`` for
+        the units of ``X`` (e.g. standardized data), or explicit values (e.g.
+        ``StandardScaler().scale_`` of the training data), one per corrupted column.
 
     Returns
     -------
-    X_corrupted : ndarray of shape (n_samples, n_features), float64
+    X_corrupted : ndarray of shape (n_samples, n_features), float64, or DataFrame
 
     Examples
     --------
     >>> import numpy as np
     >>> from sknoise import corrupt
-    >>> X = np.zeros((1000, 3))
-    >>> round(float(corrupt(X, "gaussian", 0.5, random_state=0).std()), 1)
+    >>> X = np.random.default_rng(0).normal(0, 10, size=(1000, 3))
+    >>> round(float((corrupt(X, "gaussian", 0.5, random_state=0) - X).std() / X.std()), 1)
     0.5
     >>> float(np.isnan(corrupt(X, "mask", 0.2, random_state=0)).mean()) < 0.25
     True
@@ -142,6 +153,15 @@ def corrupt(
     if not np.isfinite(severity) or severity < 0 or (is_fraction and severity > 1):
         bounds = "[0, 1]" if is_fraction else "[0, inf)"
         raise ValueError(f"severity of {kind!r} must lie in {bounds}; got {severity!r}.")
+    if hasattr(X, "columns") and hasattr(X, "iloc"):
+        out = X.copy()
+        columns = _numeric_columns(X)
+        if columns:
+            values = corrupt(X[columns].to_numpy(dtype=np.float64), kind, severity, random_state=random_state,
+                             feature_scale=feature_scale)
+            out[columns] = out[columns].astype(np.float64)
+            out[columns] = values
+        return out
     X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan", copy=True)
     if severity == 0:
         return X
@@ -157,7 +177,7 @@ def robustness_curve(
     severities: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 1.0),
     n_repeats: int = 1,
     random_state: int | np.random.RandomState | None = None,
-    feature_scale: str | float | np.ndarray | None = None,
+    feature_scale: str | float | np.ndarray | None = "std",
     scoring: str | Callable | None = None,
 ):
     """Score a fitted classifier on corrupted copies of ``(X, y)``, for each kind and severity.
@@ -167,8 +187,10 @@ def robustness_curve(
     estimator : fitted scikit-learn classifier or pipeline
         Anything with ``predict`` (and whatever ``scoring`` needs). For ``'mask'`` it
         must accept NaN, e.g. a pipeline that starts with an imputer.
-    X : array-like of shape (n_samples, n_features)
-        Clean evaluation data, in the estimator's input units.
+    X : array-like of shape (n_samples, n_features) or pandas DataFrame
+        Clean evaluation data, in the estimator's input units; a DataFrame is
+        corrupted in its numeric columns and handed to the estimator as a DataFrame
+        (e.g. to a pipeline that selects columns by name).
     y : array-like of shape (n_samples,)
         True labels.
     kinds : sequence of str or None, default=None
@@ -180,7 +202,7 @@ def robustness_curve(
         Independent corruptions per (kind, severity), averaged.
     random_state : int, RandomState instance or None, default=None
         Seeds the corruptions; the same seed gives every estimator the same corrupted data.
-    feature_scale : None, 'std', float or array, default=None
+    feature_scale : 'std', None, float or array, default='std'
         See :func:`corrupt`.
     scoring : str, callable or None, default=None
         A scikit-learn scorer name or ``scorer(estimator, X, y)``; ``None`` is accuracy.
@@ -212,7 +234,8 @@ def robustness_curve(
     unknown = [k for k in kinds if k not in _CORRUPTIONS]
     if unknown:
         raise ValueError(f"Unknown corruptions {unknown}; valid kinds are {sorted(_CORRUPTIONS)}.")
-    X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
+    if not hasattr(X, "columns"):
+        X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
     y = np.asarray(y)
     rs = check_random_state(random_state)
     rows = []
@@ -230,52 +253,57 @@ def robustness_curve(
     return pd.DataFrame(rows, columns=["kind", "severity", "score", "score_std"])
 
 
-def plot_robustness(curve, ax=None, *, label: str | None = None):
-    """Draw score against severity, one line per corruption (and per estimator).
+def plot_robustness(curve, axes=None, *, label: str | None = None):
+    """Draw score against severity: one panel per corruption kind, one line per estimator.
 
     Parameters
     ----------
     curve : pandas.DataFrame
         The output of :func:`robustness_curve`, possibly several concatenated with an
         ``estimator`` column naming each model.
-    ax : matplotlib Axes or None, default=None
-        Where to draw; a new figure when ``None``.
+    axes : matplotlib Axes, sequence of Axes or None, default=None
+        Where to draw, one Axes per kind (in the order the kinds first appear); a new
+        figure with one panel per kind when ``None``.
     label : str or None, default=None
         Prefix of every line's legend entry.
 
     Returns
     -------
-    ax : matplotlib Axes
+    axes : ndarray of matplotlib Axes
+        One per kind.
 
     Examples
     --------
     >>> import pandas as pd
     >>> from sknoise import plot_robustness
-    >>> df = pd.DataFrame({"kind": ["gaussian"] * 2, "severity": [0.0, 0.5],
-    ...                    "score": [0.9, 0.7], "score_std": [0.0, 0.01]})
-    >>> ax = plot_robustness(df, label="mlp")
-    >>> [t.get_text() for t in ax.get_legend().get_texts()]
-    ['mlp gaussian']
+    >>> df = pd.DataFrame({"kind": ["gaussian"] * 2 + ["shift"] * 2, "severity": [0.0, 0.5] * 2,
+    ...                    "score": [0.9, 0.7, 0.9, 0.8], "score_std": [0.0, 0.01, 0.0, 0.02]})
+    >>> axes = plot_robustness(df, label="mlp")
+    >>> [ax.get_title() for ax in axes]
+    ['gaussian', 'shift']
     """
     _require("matplotlib", "plot_robustness")
     import matplotlib.pyplot as plt
 
-    if ax is None:
-        ax = plt.figure().add_subplot()
-    keys = [c for c in ("estimator", "kind") if c in curve and curve[c].nunique() > 1]
-    groups = curve.groupby(keys, sort=False) if keys else [((), curve)]
-    for key, part in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        name = " / ".join(str(k) for k in key) or str(curve["kind"].iloc[0])
-        name = f"{label} {name}" if label else name
-        part = part.sort_values("severity")
-        ax.errorbar(part["severity"], part["score"], yerr=part["score_std"], marker="o", capsize=2, label=name)
-    if curve["kind"].nunique() == 1:
-        ax.set_title(str(curve["kind"].iloc[0]))
-    ax.set_xlabel("severity")
-    ax.set_ylabel("score")
-    ax.legend(fontsize="small")
-    return ax
+    kinds = list(dict.fromkeys(curve["kind"]))
+    if axes is None:
+        _, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 3.5), squeeze=False, sharey=True)
+    axes = np.ravel(np.asarray(axes, dtype=object))
+    if len(axes) != len(kinds):
+        raise ValueError(f"plot_robustness needs one Axes per corruption kind ({len(kinds)}); got {len(axes)}.")
+    by_estimator = "estimator" in curve and curve["estimator"].nunique() > 1
+    for ax, kind in zip(axes, kinds):
+        part = curve[curve["kind"] == kind]
+        groups = part.groupby("estimator", sort=False) if by_estimator else [(None, part)]
+        for name, rows in groups:
+            text = " ".join(str(t) for t in (label, name) if t is not None) or kind
+            rows = rows.sort_values("severity")
+            ax.errorbar(rows["severity"], rows["score"], yerr=rows["score_std"], marker="o", capsize=2, label=text)
+        ax.set_title(kind)
+        ax.set_xlabel("severity")
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel("score")
+    return axes
 
 
 def _require(module: str, caller: str):
