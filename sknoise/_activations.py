@@ -100,8 +100,24 @@ def make_activation(
     if isinstance(activation, type) and issubclass(activation, nn.Module):
         return activation()
     if callable(activation):
+        _check_tensor_function(activation)
         return _FunctionActivation(activation)
     raise TypeError(f"activation must be a name or a callable; got {type(activation).__name__}.")
+
+
+def _check_tensor_function(fn: Callable) -> None:
+    """A function given as ``activation`` must map a tensor to a tensor of the same shape."""
+    probe = torch.linspace(-2.0, 2.0, 6).reshape(2, 3)
+    try:
+        with torch.no_grad():
+            out = fn(probe)
+    except Exception as error:
+        raise ValueError(f"activation={fn!r} failed on a (2, 3) tensor: {error}") from error
+    if not isinstance(out, torch.Tensor) or out.shape != probe.shape:
+        raise ValueError(
+            f"activation must map a tensor to a tensor of the same shape (e.g. torch.tanh) or be an nn.Module "
+            f"class; {fn!r} returned {type(out).__name__} of shape {tuple(getattr(out, 'shape', ()))}."
+        )
 
 
 def activation_factory(activation, rng: NoiseRNG | None = None) -> Callable[[int], nn.Module]:

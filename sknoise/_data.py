@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
@@ -17,15 +18,24 @@ from torch.utils.data import Subset
 __all__ = ["TensorBatches", "batch_bounds"]
 
 
+def _as_tensor(data) -> torch.Tensor | None:
+    if data is None or isinstance(data, torch.Tensor):
+        return data
+    array = np.asarray(data)
+    # Features are float32 as the networks are; integer targets stay integers.
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32 if array.dtype.kind == "f" else None))
+
+
 def _tensors_of(dataset) -> tuple[torch.Tensor, torch.Tensor | None]:
     if isinstance(dataset, Subset):
         X, y = _tensors_of(dataset.dataset)
         index = torch.as_tensor(dataset.indices, dtype=torch.long, device=X.device)
         return X[index], (None if y is None else y[index])
-    if isinstance(dataset, Dataset) and isinstance(dataset.X, torch.Tensor):
-        return dataset.X, dataset.y if isinstance(dataset.y, torch.Tensor) else None
+    if isinstance(dataset, Dataset):
+        # Tensors on the training path; arrays when users call the net's own predict_proba.
+        return _as_tensor(dataset.X), _as_tensor(dataset.y)
     raise TypeError(
-        "TensorBatches needs a skorch Dataset holding torch tensors (or a Subset of one); "
+        "TensorBatches needs a skorch Dataset (or a Subset of one); "
         f"got {type(dataset).__name__}."
     )
 

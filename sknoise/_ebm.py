@@ -6,16 +6,15 @@ import math
 
 import numpy as np
 import torch
-from optuna.distributions import CategoricalDistribution
-from scipy.optimize import minimize_scalar
-from scipy.special import logsumexp
+from scipy.special import log_softmax
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
 
-from ._base import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC, NoisyNetClassifier, store_init_params
-from ._layers import ActivationNoise, NoiseRNG, NoiseSpec
+from ._activations import activation_factory
+from ._base import COMMON_ATTRIBUTES_DOC, NoisyNetClassifier, parameters_doc, store_init_params
+from ._layers import ActivationNoise, NoiseRNG, NoiseSpec, NoisyModule, match_passes
 
 __all__ = ["BatchedAutoencoderEnergy", "NoisyEBMClassifier"]
 
@@ -49,14 +48,16 @@ class _BatchedLinear(nn.Module):
         return torch.bmm(hidden, self.weight).add_(self.bias).sub_(x)
 
 
-class BatchedAutoencoderEnergy(nn.Module):
+class BatchedAutoencoderEnergy(NoisyModule):
     """One autoencoder per class, all of them in one module; energy = reconstruction error.
 
     Class ``k`` maps ``x`` through ``d -> h_1 -> ... -> h_L -> d`` with its own
     weights; every hidden neuron carries activation noise ``t = f(a) + α z``. The
     energy ``E_k(x)`` is the mean squared reconstruction error over the features.
-    While ``targets`` holds the labels of the batch (during training and validation),
-    each row goes through its own class's model only.
+    While ``targets`` holds the labels of a training batch, each row goes through its
+    own class's model only; otherwise (validation, prediction) through all K. The
+    posterior ``softmax(-E / τ + log π)`` uses the buffers ``temperature`` and
+    ``log_prior`` that the estimator fits.
 
     Parameters
     ----------
@@ -66,10 +67,10 @@ class BatchedAutoencoderEnergy(nn.Module):
         Number ``K`` of class models.
     hidden_layer_sizes : sequence of int
         Hidden widths of each class's autoencoder (at least one).
-    activation : callable
-        ``activation(width)`` builds the activation module of a hidden layer of that
-        width (e.g. ``lambda width: make_activation("relu")``); the module is shared by
-        the K class models, whose activations it sees as ``(K, N, width)``.
+    activation : str or callable
+        An activation name, or ``activation(width)`` building the activation module of
+        a hidden layer of that width (see :func:`sknoise.make_activation`); the module
+        is shared by the K class models, whose activations it sees as ``(K, N, width)``.
     noise : NoiseSpec
         Training activation noise.
     rng : NoiseRNG
@@ -85,8 +86,8 @@ class BatchedAutoencoderEnergy(nn.Module):
         noise: NoiseSpec,
         rng: NoiseRNG,
     ) -> None:
-        super().__init__()
-        self.noise_rng = rng
+        super().__init__(rng)
+        activation = activation_factory(activation, rng)
         widths = [n_features, *hidden_layer_sizes, n_features]
         layers: list[nn.Module] = []
         for i, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
@@ -94,8 +95,15 @@ class BatchedAutoencoderEnergy(nn.Module):
             if i < len(widths) - 2:
                 layers.append(ActivationNoise(activation(width_out), noise, rng))
         self.layers = nn.Sequential(*layers)
-        # Set by the training loop (see _ShareTargets) for the batch at hand; None at prediction.
+        # Set by the training loop (see _ShareTargets) for the batch at hand; None otherwise.
         self.targets: torch.Tensor | None = None
+        self.register_buffer("temperature", torch.tensor(1.0))
+        self.register_buffer("log_prior", torch.full((n_classes,), -math.log(n_classes)))
+
+    def posterior(self, energies: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``softmax(-E / τ + log π)`` of energies ``(..., K)``."""
+        logits = -energies / self.temperature.to(energies.dtype) + self.log_prior.to(energies.dtype)
+        return torch.softmax(logits, dim=-1)
 
     def _energies(self, x: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """Reconstruction errors ``(K, M)`` of ``x`` (shared ``(M, d)`` or per model ``(K, M, d)``)."""
@@ -103,12 +111,13 @@ class BatchedAutoencoderEnergy(nn.Module):
         hidden = x
         for layer in encoder:
             hidden = layer(hidden)
-        residual = output.residual(hidden, inputs)
+        # Under Monte-Carlo inference the hidden rows are pass-major copies of the inputs.
+        residual = output.residual(hidden, match_passes(inputs, hidden))
         # A norm is one reduction pass; squaring the (K, M, d) residual first would be two.
         return torch.linalg.vector_norm(residual, dim=-1).square().div(x.shape[-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Energies ``(N, K)``; with ``targets`` set, only each row's own class column (the rest NaN)."""
+        """Energies ``(N, K)``; with ``targets`` set (training), only each row's own class column (the rest NaN)."""
         if self.targets is None:
             return self._energies(x, x).t()
         return self._own_class_energies(x, self.targets)
@@ -130,10 +139,14 @@ class BatchedAutoencoderEnergy(nn.Module):
 
 
 class _ShareTargets(Callback):
-    """Hand each training or validation batch's labels to the module for its own-class path."""
+    """Hand each training batch's labels to the module for its own-class path.
+
+    Validation batches go through all K class models, so that skorch's scoring
+    callbacks see every class's energy; the validation loss reads the own column.
+    """
 
     def on_batch_begin(self, net, batch=None, training=None, **kwargs) -> None:
-        net.module_.targets = batch[1]
+        net.module_.targets = batch[1] if training else None
 
     def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
         net.module_.targets = None
@@ -150,31 +163,32 @@ class OwnClassEnergy(nn.Module):
         return energies.gather(1, y.view(-1, 1)).mean()
 
 
-def _fit_temperature(energies: np.ndarray, y: np.ndarray) -> float:
-    """Temperature ``τ`` minimizing the smoothed log loss of ``softmax(-E/τ)`` on labelled rows.
+def _fit_temperature(energies: np.ndarray, y: np.ndarray, log_prior: np.ndarray) -> float:
+    """Temperature ``τ`` of ``softmax(-E/τ + log π)`` for labelled (held-out) rows.
 
-    The targets are smoothed towards uniform by ``ε = 1/(n + 1)`` for ``n`` rows: on a
-    calibration sample that the model happens to separate perfectly (a small held-out
-    set often is) the plain log loss keeps falling as ``τ → 0``, which would make
-    every later mistake infinitely confident; the smoothed loss has a finite optimum
-    that a larger sample moves towards the plain one. The loss is convex in ``1/τ``,
-    so a bounded scalar search over ``log τ`` (three decades either side of the
-    energies' spread) finds it.
+    The log loss is evaluated on a grid of ``log τ`` (three decades either side of the
+    energies' spread), with the targets smoothed towards uniform by ``ε = 1/(K n + 1)``
+    for ``n`` rows and ``K`` classes, so that a sample the model happens to separate
+    perfectly does not send ``τ`` to 0. Of the temperatures whose mean loss lies
+    within one standard error of the best, the largest is taken (the one-standard-error
+    rule): on a small calibration sample the minimum is noisy, and a larger ``τ`` errs
+    towards the prior, whose log loss is the entropy of the class shares, rather than
+    towards overconfidence.
     """
-    spread = float(np.std(energies)) or 1.0
-    rows = np.arange(len(y))
-    if not np.all(np.isfinite(energies[rows, y])):
-        return spread
+    spread = float(np.std(energies))
+    spread = spread if math.isfinite(spread) and spread > 0 else 1.0
+    taus = spread * np.logspace(-3, 3, 121)
     eps = 1.0 / (energies.shape[1] * len(y) + 1)
-
-    def smoothed_log_loss(log_tau: float) -> float:
-        z = -energies / math.exp(log_tau)
-        log_p = z - logsumexp(z, axis=1, keepdims=True)
-        return float(-np.mean((1 - eps) * log_p[rows, y] + eps * log_p.mean(axis=1)))
-
-    lo, hi = math.log(spread) - 3 * math.log(10), math.log(spread) + 3 * math.log(10)
-    result = minimize_scalar(smoothed_log_loss, bounds=(lo, hi), method="bounded", options={"xatol": 1e-3})
-    return float(math.exp(result.x))
+    rows = np.arange(len(y))
+    losses = np.empty((len(taus), len(y)))
+    for i, tau in enumerate(taus):
+        log_p = log_softmax(-energies / tau + log_prior, axis=1)
+        losses[i] = -((1 - eps) * log_p[rows, y] + eps * log_p.mean(axis=1))
+    mean = losses.mean(axis=1)
+    best = int(np.argmin(mean))
+    standard_error = (losses - losses[best]).std(axis=1) / math.sqrt(len(y))
+    within = np.flatnonzero(mean <= mean[best] + standard_error)
+    return float(taus[within.max()])
 
 
 class NoisyEBMClassifier(NoisyNetClassifier):
@@ -183,10 +197,8 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         "energy_aggregate": [StrOptions(set(ENERGY_AGGREGATES))],
     }
 
-    _search_space_extra = {
-        "optuna": {"energy_aggregate": CategoricalDistribution(ENERGY_AGGREGATES)},
-        "grid": {"n_inference_samples": [8, 32]},
-    }
+    # energy_aggregate acts only under Monte-Carlo inference, which the default spaces leave off.
+    _search_space_extra = {"optuna": {}, "grid": {}}
 
     def __init__(
         self,
@@ -202,6 +214,7 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         inference_memory_mb=None,
         noise_schedule="constant",
         noise_schedule_end=0.0,
+        noise_schedule_epochs=None,
         activation_mixing=None,
         activation_noise_constant=None,
         optimizer="adam",
@@ -247,26 +260,41 @@ class NoisyEBMClassifier(NoisyNetClassifier):
     def _criterion(self) -> nn.Module:
         return OwnClassEnergy()
 
-    def _callbacks(self) -> list:
-        return [("share_targets", _ShareTargets()), *super()._callbacks()]
+    def _extra_callbacks(self) -> list:
+        return [("share_targets", _ShareTargets())]
 
-    def _aggregate(self, out: torch.Tensor) -> torch.Tensor:
-        """Collapse the ``(T, rows, K)`` per-pass energies to ``(rows, K)``."""
-        if self.energy_aggregate == "mean" or len(out) == 1:
-            return out.mean(dim=0)
-        # Monte-Carlo free energy: -log mean_t exp(-E_t).
-        return math.log(len(out)) - torch.logsumexp(-out, dim=0)
+    def _net_arguments(self, module: nn.Module) -> dict:
+        # skorch's own predict_proba (and its scoring callbacks) get the calibrated posterior.
+        return {**super()._net_arguments(module), "predict_nonlinearity": _Posterior(module)}
 
-    def _reduce_passes(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # --------------------------------------------------------------- inference
+    def _energy_statistics(self) -> tuple[str, dict[str, str]]:
+        # Monte-Carlo free energy: -log mean_t exp(-E_t), accumulated as a log-mean-exp of -E.
+        return ("energy", {"energy": "mean"}) if self.energy_aggregate == "mean" else (
+            "neg_energy", {"neg_energy": "logmeanexp"})
+
+    def _per_pass(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
+        name, _ = self._energy_statistics()
+        return {name: out if name == "energy" else -out, "proba": self.net_.module_.posterior(out)}
+
+    def _pass_kinds(self) -> dict[str, str]:
+        return {**self._energy_statistics()[1], "proba": "mean_std"}
+
+    def _aggregated_energies(self, outputs: dict) -> np.ndarray:
+        return outputs["energy"] if "energy" in outputs else -outputs["neg_energy"]
+
+    def _probabilities(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
         # float64 so that the probabilities sum to one to float64 precision.
-        proba = torch.softmax(-self._aggregate(out).double() / self.temperature_, dim=-1)
-        per_pass = torch.softmax(-out / self.temperature_, dim=-1)
-        return proba, per_pass.std(dim=0, correction=0)
+        energies = torch.from_numpy(self._aggregated_energies(outputs))
+        return self.net_.module_.posterior(energies).numpy(), outputs["proba_std"]
 
-    def _energies(self, X: torch.Tensor) -> np.ndarray:
+    def _energies(self, X: torch.Tensor, check_finite: bool = True) -> np.ndarray:
         """Aggregated energies ``(rows, K)`` through the base's Monte-Carlo machinery."""
-        (energies,) = self._forward_passes(X, reduce=lambda out: (self._aggregate(out),))
-        return energies
+        name, kinds = self._energy_statistics()
+        outputs = self._passes(
+            X, per_pass=lambda out: {name: out if name == "energy" else -out}, kinds=kinds, check_finite=check_finite
+        )
+        return self._aggregated_energies(outputs)
 
     def energy(self, X) -> np.ndarray:
         """Aggregated energy of every row under every class model (lower: more typical).
@@ -280,17 +308,32 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         energies : ndarray of shape (n_samples, n_classes)
             Mean squared reconstruction errors; with inference noise on, the
             ``energy_aggregate`` of those of the ``n_inference_samples`` noisy passes.
-            Columns follow ``classes_``; ``predict`` is their row-wise argmin.
+            Columns follow ``classes_``; ``predict`` is the row-wise argmax of
+            ``-E / τ + log π``, the argmin of the energies when the classes are balanced.
         """
         check_is_fitted(self)
         return self._energies(self._validate_X(X, reset=False))
+
+    # --------------------------------------------------------------- calibration
+    @property
+    def temperature_(self) -> float:
+        """Temperature ``τ`` of the posterior ``softmax(-E/τ + log π)``."""
+        check_is_fitted(self)
+        return float(self.net_.module_.temperature)
+
+    @property
+    def class_prior_(self) -> np.ndarray:
+        """Class shares ``π`` of the rows fit was given, the prior of the posterior."""
+        check_is_fitted(self)
+        return self.net_.module_.log_prior.double().exp().numpy()
 
     def calibrate(self, X, y):
         """Refit the temperature ``temperature_`` on labelled rows, under the current inference settings.
 
         ``fit`` calibrates for the inference settings it was given; call this after
         changing them with ``set_params`` (accuracy does not depend on ``τ``, the
-        probabilities do).
+        probabilities do). Rows whose energies are not finite are refused, and the
+        temperature is left as it was.
 
         Parameters
         ----------
@@ -304,24 +347,47 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         """
         check_is_fitted(self)
         X, y = self._validate_X_y(X, y, reset=False)
-        self._fit_temperature(X, self._encode_labels(y))
+        self._fit_temperature(X, self._encode_targets(y))
         return self
 
-    def _fit_temperature(self, X: torch.Tensor, y: torch.Tensor) -> None:
-        self.temperature_ = _fit_temperature(self._energies(X), y.numpy())
-
-    def _after_training(self, X: torch.Tensor, y: torch.Tensor) -> None:
-        self.net_.module_.targets = None  # in case training stopped inside a batch
-        # Calibrate on all the rows fit saw. The early-stopping hold-out alone is new
-        # data but often tiny (11 rows of iris) and perfectly separated. On iris and
-        # breast_cancer (3 seeds each) the smoothed fit on every row gave a mean test log
-        # loss of 0.18 and 0.19, against 0.34 and 0.16 on the hold-out (smoothed) and
-        # 0.18 and 1.04 on the hold-out unsmoothed (tau collapsed to ~1e-4).
+    def _fit_temperature(self, X: torch.Tensor, y: torch.Tensor, skip_non_finite: bool = False) -> None:
         if len(y) > MAX_CALIBRATION_ROWS:
             # Evenly spaced rows: deterministic, and class proportions survive sorted data.
             keep = torch.linspace(0, len(y) - 1, MAX_CALIBRATION_ROWS).long()
             X, y = X[keep], y[keep]
-        self._fit_temperature(X, y)
+        energies, y = self._energies(X, check_finite=not skip_non_finite), y.numpy()
+        finite = np.isfinite(energies).all(axis=1)
+        if not finite.any():
+            return  # nothing to calibrate on: the temperature stays as it was
+        module = self.net_.module_
+        tau = _fit_temperature(energies[finite], y[finite], module.log_prior.double().numpy())
+        module.temperature.fill_(tau)
+
+    def _after_training(self, train: tuple, valid: tuple | None) -> None:
+        module = self.net_.module_
+        module.targets = None  # in case training stopped inside a batch
+        # The prior counts every row fit was given (held-out rows too), across partial_fit calls.
+        labels = train[1] if valid is None else torch.cat([train[1], valid[1]])
+        counts = torch.bincount(labels, minlength=len(self.classes_)).double()
+        self._class_counts_ = counts + getattr(self, "_class_counts_", 0.0)
+        # A class announced to partial_fit but not seen yet gets one pseudo-row.
+        counts = self._class_counts_ + (self._class_counts_ == 0)
+        module.log_prior.copy_((counts / counts.sum()).log())
+        # The temperature is fitted on held-out rows when early stopping holds some out
+        # (training rows are fitted too well, so their energies separate the classes too
+        # cleanly); partial_fit, which holds none out, fits it on its own rows.
+        # Rows too large for the network (a warned divergence) are left out.
+        self._fit_temperature(*(train if valid is None else valid), skip_non_finite=True)
+
+
+class _Posterior:
+    """skorch's ``predict_nonlinearity`` for the EBM's net: energies to the module's calibrated posterior."""
+
+    def __init__(self, module: BatchedAutoencoderEnergy) -> None:
+        self.module = module
+
+    def __call__(self, energies: torch.Tensor) -> torch.Tensor:
+        return self.module.posterior(energies)
 
 
 NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activation noise.
@@ -330,9 +396,13 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
     module; each training row trains only its own class's autoencoder. The energy of
     class ``k`` is the reconstruction error of ``x`` by the ``k``-th autoencoder,
     whose hidden neurons carry activation noise ``t = f(a) + α z`` (Eq. 1 of the
-    activation-noise paper). Prediction returns the class of lowest energy;
-    probabilities are ``softmax(-E / τ)`` with a temperature ``τ`` fitted to minimize
-    the log loss. The training losses in ``history_`` are mean own-class energies.
+    activation-noise paper). The posterior is that of a generative classifier,
+    ``softmax(-E / τ + log π)``, with ``π`` the class shares of the training rows and a
+    temperature ``τ`` fitted on the rows early stopping holds out; prediction is its
+    argmax. The training losses in ``history_`` are mean own-class energies.
+
+    The method is generative classification, so there is no regressor counterpart: for
+    continuous targets use :class:`NoisyMLPRegressor` or :class:`NINRRegressor`.
 
     By default the noise is used in training only and prediction is deterministic.
     With ``inference_noise='same'`` (or another distribution) prediction samples the
@@ -353,9 +423,12 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
         ReLU matched or beat the sigmoid in our benchmarks and is exact, so a row's
         prediction does not depend on the batch it comes in; approximated functions
         such as the sigmoid round a lone row differently in the last bit.
-{COMMON_PARAMETERS_DOC.format(noise="gaussian", noise_scale=0.5, inference_noise=None,
-                              n_inference_samples=32, lr=1e-2, weight_decay=0.0,
-                              max_epochs=200, early_stopping=True, n_iter_no_change=10)}
+{parameters_doc(
+    noise="gaussian", noise_scale=0.5, inference_noise=None, n_inference_samples=32, lr=1e-2,
+    weight_decay=0.0, max_epochs=200, early_stopping=True, n_iter_no_change=10,
+    why={"lr": "Ten times the others' 1e-3, because each small autoencoder sees only its own "
+               "class's rows, and the claims benchmark (benchmarks/results/ebm_claims.md) was run "
+               "with 1e-2."})}
     energy_aggregate : {{'mean', 'logmeanexp'}}, default='mean'
         How the energies of the ``T`` passes combine: their mean, or the Monte-Carlo
         free energy ``-log mean_t exp(-E_t)``. Read at prediction time.
@@ -364,10 +437,13 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
     ----------
 {COMMON_ATTRIBUTES_DOC}
     temperature_ : float
-        Temperature ``τ`` of ``softmax(-E/τ)``, fitted after training under the
-        inference settings of that moment, by minimizing a smoothed log loss on the
-        training rows (at most 1000 of them, evenly spaced). Refit it with
-        :meth:`calibrate`.
+        Temperature ``τ`` of ``softmax(-E/τ + log π)``, fitted after training under the
+        inference settings of that moment on the rows early stopping held out (at most
+        1000, evenly spaced; the training rows without early stopping, and each
+        ``partial_fit`` call's rows): the largest ``τ`` whose smoothed log loss is
+        within one standard error of the best. Refit it with :meth:`calibrate`.
+    class_prior_ : ndarray of shape (n_classes,)
+        The prior ``π``: class shares of every row ``fit`` (and ``partial_fit``) was given.
 
     See Also
     --------
@@ -378,6 +454,16 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
     With ``noise='dropout'`` the activation noise is the signal-dependent
     ``z = (m / (1 - p) - 1) f(a)``: this is dropout, the multiplicative special case
     of activation noise.
+
+    The training passes compute each row's own-class energy only, so a skorch
+    ``EpochScoring(..., on_train=True)`` callback needs ``use_caching=False`` (it then
+    scores fresh predictions); validation scoring works as for any skorch net.
+
+    References
+    ----------
+    "Activation Noise for EBM Classification", anonymous submission to ICLR 2023
+    (OpenReview id XHiC52N24ox); its authors, and an arXiv version, are not given in
+    the sources we have.
 
     Examples
     --------

@@ -1,13 +1,22 @@
-"""Monte-Carlo inference: T noisy forward passes, vectorized over T and chunked over rows."""
+"""Monte-Carlo inference: T noisy passes with common random numbers, chunked over rows and passes.
+
+Like the rest of the torch side, this module imports neither scikit-learn nor skorch.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import math
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["rows_per_chunk", "monte_carlo_passes"]
+from ._layers import InferenceNoise, monte_carlo
+
+__all__ = ["MAX_BATCH_ROWS", "ChunkPlan", "plan_chunks", "PassStatistics", "predict_passes"]
 
 
 # Past this many rows in one forward pass bigger chunks stop paying off while memory
@@ -17,74 +26,151 @@ __all__ = ["rows_per_chunk", "monte_carlo_passes"]
 MAX_BATCH_ROWS = 65536
 
 
-def rows_per_chunk(
+@dataclass(frozen=True)
+class ChunkPlan:
+    """How many rows, and how many of the T passes, one forward pass holds."""
+
+    rows: int
+    passes: int
+
+
+def plan_chunks(
     n_passes: int,
     layer_widths: Sequence[int],
     memory_budget_bytes: float,
     itemsize: int = 4,
-) -> int:
-    """How many input rows one vectorized chunk of ``n_passes`` passes may hold.
+) -> ChunkPlan:
+    """Chunk sizes that keep one forward pass of Monte-Carlo inference within a memory budget.
 
-    One row costs, for each of its ``n_passes`` copies, the input copy plus the
-    tensors alive at the widest layer (its pre-activation, its output and one noise
-    draw), so ``itemsize * n_passes * (widths[0] + 3 * max(widths))`` bytes. A chunk
-    also stays within :data:`MAX_BATCH_ROWS` rows of passes (``rows * n_passes``).
+    One row-pass costs the input copy plus the tensors alive at the widest layer (its
+    pre-activation, its output and one draw): ``itemsize * (widths[0] + 3 * max(widths))``
+    bytes. A chunk holds whole rows with all their passes while the budget (and
+    :data:`MAX_BATCH_ROWS` row-passes) allows; when not even one row with all its
+    passes fits, it holds one row and as many passes as fit. At least one row-pass.
 
     Parameters
     ----------
     n_passes : int
         Number of Monte-Carlo passes ``T``.
     layer_widths : sequence of int
-        Width of the input, of each hidden layer and of the output.
+        Width of the input, of each hidden layer and of the output (per row).
     memory_budget_bytes : float
-        Bound on the memory of one chunk's forward pass.
+        Bound on the memory of one chunk's forward pass (may be ``inf``).
     itemsize : int, default=4
         Bytes per element (float32).
 
     Returns
     -------
-    int
-        At least 1.
+    ChunkPlan
     """
-    per_row = itemsize * n_passes * (layer_widths[0] + 3 * max(layer_widths))
-    return max(1, min(int(memory_budget_bytes // per_row), MAX_BATCH_ROWS // n_passes))
+    per_row_pass = itemsize * (layer_widths[0] + 3 * max(layer_widths))
+    row_passes = min(memory_budget_bytes / per_row_pass, MAX_BATCH_ROWS)
+    if not math.isfinite(row_passes) or row_passes >= n_passes:
+        return ChunkPlan(rows=max(1, int(row_passes // n_passes)), passes=n_passes)
+    return ChunkPlan(rows=1, passes=max(1, int(row_passes)))
 
 
-def monte_carlo_passes(
+class PassStatistics:
+    """Statistics over the T passes, accumulated chunk of passes by chunk of passes in float64.
+
+    Parameters
+    ----------
+    kinds : dict of str to {'mean', 'mean_std', 'logmeanexp'}
+        For each named per-pass value: its mean; its mean and standard deviation
+        (``name`` and ``name + '_std'``); or ``log mean_t exp(value_t)``.
+    """
+
+    def __init__(self, kinds: dict[str, str]) -> None:
+        self.kinds = kinds
+        self.n = 0
+        self.sums: dict[str, torch.Tensor] = {}
+        self.squares: dict[str, torch.Tensor] = {}
+
+    def add(self, values: dict[str, torch.Tensor]) -> None:
+        """Add the values of one chunk of passes, each of shape ``(passes, rows, ...)``."""
+        for name, kind in self.kinds.items():
+            v = values[name].double()
+            if kind == "logmeanexp":
+                part = torch.logsumexp(v, dim=0)
+                self.sums[name] = part if name not in self.sums else torch.logaddexp(self.sums[name], part)
+                continue
+            self.sums[name] = v.sum(dim=0) + self.sums.get(name, 0.0)
+            if kind == "mean_std":
+                self.squares[name] = v.square().sum(dim=0) + self.squares.get(name, 0.0)
+        self.n += len(next(iter(values.values())))
+
+    def result(self) -> dict[str, torch.Tensor]:
+        """The statistics, each of shape ``(rows, ...)``."""
+        out = {}
+        for name, kind in self.kinds.items():
+            if kind == "logmeanexp":
+                out[name] = self.sums[name] - math.log(self.n)
+                continue
+            mean = self.sums[name] / self.n
+            out[name] = mean
+            if kind == "mean_std":
+                out[f"{name}_std"] = (self.squares[name] / self.n - mean.square()).clamp_(min=0).sqrt_()
+        return out
+
+
+def predict_passes(
     module: nn.Module,
     X: torch.Tensor,
+    *,
     n_passes: int,
-    chunk_rows: int,
+    noise: InferenceNoise | None,
+    seed: int,
+    plan: ChunkPlan,
     device: torch.device | str,
-    reduce: Callable[[torch.Tensor], tuple[torch.Tensor, ...]],
-) -> Iterator[tuple[torch.Tensor, ...]]:
-    """Run ``n_passes`` forward passes of ``module`` on every row of ``X``, chunk by chunk.
+    per_pass: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+    kinds: dict[str, str],
+) -> dict[str, np.ndarray]:
+    """Run ``n_passes`` forward passes of ``module`` over every row of ``X`` and reduce them.
 
-    Each chunk of rows is repeated ``n_passes`` times into one batch, so the passes
-    run as one large matrix product rather than a Python loop; the module's output
-    of shape ``(n_passes * rows, ...)`` is reshaped to ``(n_passes, rows, ...)`` and
-    handed to ``reduce``, whose results are yielded (on the CPU) chunk by chunk.
+    The rows of a chunk enter the network once; with Monte-Carlo ``noise`` the network
+    broadcasts them to the chunk's passes at its first noise source (see
+    :mod:`sknoise._layers`). ``per_pass`` maps the network's output, reshaped to
+    ``(passes, rows, ...)``, to named per-pass values, which :class:`PassStatistics`
+    reduces over all ``n_passes`` passes. The results fill float64 arrays allocated
+    once (collecting chunks and concatenating them made the peak memory grow with the
+    number of chunks).
 
     Parameters
     ----------
     module : nn.Module
-        Already in eval mode with its inference noise set.
+        In eval mode.
     X : torch.Tensor of shape (n_rows, n_features)
-        Input rows, on any device.
     n_passes : int
-        Number of passes ``T`` (1 for a deterministic network).
-    chunk_rows : int
-        Rows per chunk (see :func:`rows_per_chunk`).
+        1 for a deterministic network.
+    noise : InferenceNoise or None
+        None: deterministic passes (no Monte-Carlo context).
+    seed : int
+        Seed of the Monte-Carlo draws.
+    plan : ChunkPlan
     device : torch.device or str
-        Device of the module.
-    reduce : callable
-        Maps the ``(n_passes, rows, ...)`` output of a chunk to a tuple of tensors
-        whose first dimension is ``rows``.
+    per_pass : callable
+    kinds : dict
+        See :class:`PassStatistics`.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Each of shape ``(n_rows, ...)``.
     """
-    with torch.no_grad():
-        for start in range(0, len(X), chunk_rows):
-            chunk = X[start : start + chunk_rows].to(device, non_blocking=True)
-            batch = chunk.repeat(n_passes, *([1] * (chunk.dim() - 1))) if n_passes > 1 else chunk
-            out = module(batch)
-            out = out.reshape(n_passes, len(chunk), *out.shape[1:])
-            yield tuple(t.cpu() for t in reduce(out))
+    outputs: dict[str, np.ndarray] = {}
+    context = nullcontext() if noise is None else monte_carlo(module, noise, seed)
+    with torch.no_grad(), context as mc:
+        for start in range(0, len(X), plan.rows):
+            chunk = X[start : start + plan.rows].to(device, non_blocking=True)
+            stats = PassStatistics(kinds)
+            for first in range(0, n_passes, plan.passes):
+                passes = min(plan.passes, n_passes - first)
+                if mc is not None:
+                    mc.set_chunk(len(chunk), passes, first)
+                out = module(chunk)
+                stats.add(per_pass(out.reshape(-1, len(chunk), *out.shape[1:])))
+            for name, value in stats.result().items():
+                if name not in outputs:
+                    outputs[name] = np.empty((len(X), *value.shape[1:]), dtype=np.float64)
+                outputs[name][start : start + len(chunk)] = value.cpu().numpy()
+    return outputs

@@ -1,27 +1,66 @@
-"""Torch building blocks shared by the estimators: seeded noise sources and noise layers."""
+"""Torch building blocks shared by every network: seeded noise streams, noise sources and
+the Monte-Carlo inference context.
+
+This module (like the other torch-side modules: ``_noise``, ``_activations``,
+``_noisy_activations`` and the network modules) imports neither scikit-learn nor skorch.
+
+The contract every network follows:
+
+- A :class:`NoisyModule` owns one :class:`NoiseRNG` (``noise_rng``) shared by all its
+  noise sources, lists them with :meth:`NoisyModule.noise_sources` and the layers a
+  max-norm constraint applies to with :meth:`NoisyModule.max_norm_layers`.
+- A :class:`NoiseSource` is any submodule that draws noise. In training mode it draws
+  from the ``"train"`` stream, scaled by the schedule factor when it follows the
+  schedule. In eval mode it is deterministic (the noise replaced by its expectation)
+  unless a :class:`MonteCarlo` context is active, which asks it for ``T`` noisy passes.
+- Monte-Carlo noise uses *common random numbers*: the ``T`` draws of a source are made
+  once per prediction call and shared by every row, so a row's prediction depends on
+  that row, the model and the seed only (not on the other rows of the call, nor on how
+  the call is chunked). The rows enter a network un-repeated; the first source that
+  draws noise broadcasts them to ``T`` passes, so the layers before it run once per row.
+"""
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from ._noise import NoiseDistribution, get_noise
 
-__all__ = ["NoiseRNG", "NoiseSpec", "NoiseLayer", "ActivationNoise"]
+__all__ = [
+    "NoiseRNG",
+    "NoiseSpec",
+    "InferenceNoise",
+    "NoiseSource",
+    "NoisyModule",
+    "NoiseLayer",
+    "ActivationNoise",
+    "MonteCarlo",
+    "monte_carlo",
+    "active_monte_carlo",
+    "expand_passes",
+    "flatten_passes",
+    "match_passes",
+    "noise_sources",
+]
 
 
 class NoiseRNG:
-    """Seeded torch generators shared by every noise layer of one network.
+    """Seeded torch generators shared by every noise source of one network.
 
-    Two independent streams exist: ``"train"`` feeds the noise drawn while the module
-    is in training mode and ``"inference"`` the noise drawn in eval mode. Estimators
-    reseed the inference stream at the start of every prediction, so Monte-Carlo
-    predictions of a fitted model are repeatable. Generators are created lazily on the
-    device of the tensor being perturbed, and are not pickled (a CUDA generator cannot
-    be loaded on a machine without CUDA): after unpickling, each stream restarts from
-    its seed.
+    The ``"train"`` stream feeds the noise drawn in training mode. The ``"inference"``
+    seed seeds the Monte-Carlo draws, which are made afresh on every prediction call
+    from generators of their own (see :class:`MonteCarlo`), so predictions are
+    repeatable and safe to make from several threads. Generators are created lazily on
+    the device of the tensor being perturbed, and are not pickled (a CUDA generator
+    cannot be loaded on a machine without CUDA): after unpickling, the training stream
+    restarts from its seed.
 
     Parameters
     ----------
@@ -31,18 +70,17 @@ class NoiseRNG:
 
     def __init__(self, train_seed: int, inference_seed: int) -> None:
         self.seeds = {"train": int(train_seed), "inference": int(inference_seed)}
-        self._generators: dict[tuple[str, str], torch.Generator] = {}
-        # Multiplies every training noise scale; a noise schedule moves it between epochs.
+        self._generators: dict[str, torch.Generator] = {}
+        # Multiplies every scheduled training noise scale; a noise schedule moves it between epochs.
         self.train_scale_factor = 1.0
 
-    def generator(self, device: torch.device, training: bool) -> torch.Generator:
-        """The generator of the training or inference stream on ``device``."""
-        stream = "train" if training else "inference"
-        key = (stream, str(device))
+    def generator(self, device: torch.device) -> torch.Generator:
+        """The generator of the training stream on ``device``."""
+        key = str(device)
         gen = self._generators.get(key)
         if gen is None:
             gen = torch.Generator(device=device)
-            gen.manual_seed(self.seeds[stream])
+            gen.manual_seed(self.seeds["train"])
             self._generators[key] = gen
         return gen
 
@@ -58,10 +96,12 @@ class NoiseRNG:
 
     def reseed(self, stream: str, seed: int | None = None) -> None:
         """Restart ``stream`` ("train" or "inference") from ``seed`` (default: its own seed)."""
+        if stream not in self.seeds:
+            raise ValueError(f"stream must be 'train' or 'inference'; got {stream!r}.")
         if seed is not None:
             self.seeds[stream] = int(seed)
-        for key in [k for k in self._generators if k[0] == stream]:
-            del self._generators[key]
+        if stream == "train":
+            self._generators.clear()
 
     def __getstate__(self) -> dict:
         return {"seeds": dict(self.seeds), "train_scale_factor": self.train_scale_factor}
@@ -90,13 +130,228 @@ class NoiseSpec:
         return self.distribution.kind != "none" and self.scale != 0
 
 
-class NoiseLayer(nn.Module):
-    """Perturb its input with noise, with separate training and inference settings.
+@dataclass(frozen=True)
+class InferenceNoise:
+    """What Monte-Carlo inference asks of the noise sources.
 
-    In training mode the layer applies ``train_noise``. In eval mode it applies
-    ``inference_noise`` when that is set (Monte-Carlo inference) and is the identity
-    otherwise, which is the expectation of every zero-mean additive noise and of
-    inverted dropout.
+    Parameters
+    ----------
+    distribution : NoiseDistribution or None, default=None
+        The distribution every source that follows inference noise draws from;
+        ``None``: each source's own training distribution (``inference_noise='same'``).
+    scale : float or None, default=None
+        Its scale; ``None``: each source's own training scale.
+    """
+
+    distribution: NoiseDistribution | None = None
+    scale: float | None = None
+
+
+# How many consecutive passes share one seeded generator: the draws of pass t never
+# depend on how the passes are chunked, because a chunk takes its slices of whole blocks.
+_PASS_BLOCK = 64
+
+
+class MonteCarlo:
+    """The state of one Monte-Carlo prediction call: what noise, which seed, which passes.
+
+    Created by :func:`monte_carlo`; noise sources read it through
+    :func:`active_monte_carlo`. Draws are cached per source and block of passes, so
+    every chunk of rows reuses them (common random numbers) and a second chunk costs
+    no draws.
+
+    Parameters
+    ----------
+    noise : InferenceNoise
+    seed : int
+        The network's inference seed.
+    sources : list of NoiseSource
+        The network's noise sources, in a fixed order (their index seeds their draws).
+    """
+
+    def __init__(self, noise: InferenceNoise, seed: int, sources: list) -> None:
+        self.noise = noise
+        self.seed = int(seed)
+        self._index = {id(s): i for i, s in enumerate(sources)}
+        self._cache: dict[tuple[int, int], torch.Tensor] = {}
+        self.n_passes = 1
+        self.pass_offset = 0
+        self.rows = 0
+
+    def set_chunk(self, rows: int, n_passes: int, pass_offset: int = 0) -> None:
+        """The chunk about to go through the network: ``rows`` rows, passes ``pass_offset`` onwards."""
+        self.rows, self.n_passes, self.pass_offset = int(rows), int(n_passes), int(pass_offset)
+
+    def draws(self, source: NoiseSource, shape: tuple[int, ...], make: Callable, device, dtype) -> torch.Tensor:
+        """The draws of this chunk's passes for ``source``: shape ``(n_passes, *shape)``.
+
+        ``make(full_shape, generator)`` draws a tensor of ``full_shape`` from ``generator``.
+        """
+        index = self._index[id(source)]
+        first, stop = self.pass_offset, self.pass_offset + self.n_passes
+        parts = []
+        for block in range(first // _PASS_BLOCK, (stop - 1) // _PASS_BLOCK + 1):
+            key = (index, block)
+            drawn = self._cache.get(key)
+            if drawn is None:
+                entropy = np.random.SeedSequence([self.seed, index, block]).generate_state(2)
+                generator = torch.Generator(device=device)
+                generator.manual_seed(int(entropy[0]) << 32 | int(entropy[1]))
+                drawn = make((_PASS_BLOCK, *shape), generator).to(dtype)
+                self._cache[key] = drawn
+            lo = max(first - block * _PASS_BLOCK, 0)
+            hi = min(stop - block * _PASS_BLOCK, _PASS_BLOCK)
+            parts.append(drawn[lo:hi])
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+_ACTIVE: contextvars.ContextVar[MonteCarlo | None] = contextvars.ContextVar("sknoise_monte_carlo", default=None)
+
+
+def active_monte_carlo() -> MonteCarlo | None:
+    """The Monte-Carlo context of the current prediction call (per thread), or None."""
+    return _ACTIVE.get()
+
+
+@contextmanager
+def monte_carlo(module: nn.Module, noise: InferenceNoise, seed: int) -> Iterator[MonteCarlo]:
+    """Switch the noise sources of ``module`` (in eval mode) to Monte-Carlo passes.
+
+    The context is local to the calling thread: other threads predicting with the same
+    module are unaffected. Inside it, call :meth:`MonteCarlo.set_chunk` before each
+    forward pass; a network fed ``R`` rows then returns ``n_passes * R`` rows (pass-major)
+    if any of its sources draws noise, and ``R`` rows otherwise.
+
+    Parameters
+    ----------
+    module : nn.Module
+    noise : InferenceNoise
+    seed : int
+
+    Yields
+    ------
+    MonteCarlo
+    """
+    mc = MonteCarlo(noise, seed, noise_sources(module))
+    token = _ACTIVE.set(mc)
+    try:
+        yield mc
+    finally:
+        _ACTIVE.reset(token)
+
+
+def _passes_in(x: torch.Tensor, mc: MonteCarlo) -> int:
+    n = x.shape[-2]
+    if n == mc.rows:
+        return 1
+    if n == mc.rows * mc.n_passes:
+        return mc.n_passes
+    raise RuntimeError(f"A tensor of {n} rows inside a Monte-Carlo chunk of {mc.rows} rows x {mc.n_passes} passes.")
+
+
+def expand_passes(x: torch.Tensor, mc: MonteCarlo) -> torch.Tensor:
+    """View ``(..., N, width)`` as ``(..., P, rows, width)``: P = 1 before the first noise draw, else T."""
+    passes = _passes_in(x, mc)
+    return x.reshape(*x.shape[:-2], passes, mc.rows, x.shape[-1])
+
+
+def flatten_passes(y: torch.Tensor, mc: MonteCarlo) -> torch.Tensor:
+    """``(..., P, rows, width)`` back to ``(..., P * rows, width)``."""
+    return y.reshape(*y.shape[:-3], y.shape[-3] * y.shape[-2], y.shape[-1])
+
+
+def match_passes(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Repeat the un-repeated rows ``x`` to the pass-major row count of ``like`` (e.g. to compare with inputs)."""
+    mc = active_monte_carlo()
+    if mc is None or x.shape[-2] == like.shape[-2]:
+        return x
+    passes = like.shape[-2] // x.shape[-2]
+    expanded = x.unsqueeze(-3).expand(*x.shape[:-2], passes, *x.shape[-2:])
+    return expanded.reshape(*x.shape[:-2], passes * x.shape[-2], x.shape[-1])
+
+
+class NoiseSource(nn.Module):
+    """Base class of every module that draws noise.
+
+    Parameters
+    ----------
+    train_noise : NoiseSpec
+        The noise drawn in training mode.
+    rng : NoiseRNG
+        The network's shared source of randomness.
+    follows_inference_noise : bool, default=True
+        Whether Monte-Carlo inference switches this source on. Plain dropout layers
+        pass ``False`` and stay off at inference.
+    follows_schedule : bool, default=True
+        Whether a noise schedule (``rng.train_scale_factor``) scales the training noise.
+    follows_noise_parameter : bool, default=True
+        Whether the estimator's ``noise`` / ``noise_scale`` set :attr:`train_noise`
+        (:meth:`set_train_noise`); dropout layers and noisy activations have their own.
+    """
+
+    def __init__(
+        self,
+        train_noise: NoiseSpec,
+        rng: NoiseRNG,
+        *,
+        follows_inference_noise: bool = True,
+        follows_schedule: bool = True,
+        follows_noise_parameter: bool = True,
+    ) -> None:
+        super().__init__()
+        self.train_noise = train_noise
+        self.rng = rng
+        self.follows_inference_noise = follows_inference_noise
+        self.follows_schedule = follows_schedule
+        self.follows_noise_parameter = follows_noise_parameter
+
+    def set_train_noise(self, spec: NoiseSpec) -> None:
+        """Replace the training noise (when the estimator's noise parameters changed)."""
+        if self.follows_noise_parameter:
+            self.train_noise = spec
+
+    def training_scale(self) -> float:
+        """The training noise scale in force, the schedule factor applied."""
+        factor = self.rng.train_scale_factor if self.follows_schedule else 1.0
+        return self.train_noise.scale * factor
+
+    def inference_spec(self, noise: InferenceNoise) -> NoiseSpec | None:
+        """The spec this source draws under Monte-Carlo ``noise``; None: it stays deterministic."""
+        if not self.follows_inference_noise:
+            return None
+        own = self.train_noise
+        spec = NoiseSpec(
+            own.distribution if noise.distribution is None else noise.distribution,
+            own.scale if noise.scale is None else noise.scale,
+        )
+        return spec if spec.active else None
+
+    def monte_carlo_spec(self) -> tuple[MonteCarlo, NoiseSpec] | None:
+        """The active context and this source's spec in it, or None (deterministic eval)."""
+        if self.training:
+            return None
+        mc = active_monte_carlo()
+        if mc is None:
+            return None
+        spec = self.inference_spec(mc.noise)
+        return None if spec is None else (mc, spec)
+
+    def monte_carlo_draws(self, mc: MonteCarlo, spec: NoiseSpec, shape: tuple[int, ...], like: torch.Tensor):
+        """Per-pass perturbations of ``shape``: ``scale * z`` (additive) or the mask (multiplicative)."""
+        distribution, scale = spec.distribution, spec.scale
+
+        def make(full_shape, generator):
+            draw = distribution.sample(full_shape, generator=generator, device=like.device, dtype=like.dtype,
+                                       scale=scale)
+            return draw if distribution.kind == "multiplicative" else draw.mul_(scale)
+
+        return mc.draws(self, shape, make, like.device, like.dtype)
+
+
+class NoiseLayer(NoiseSource):
+    """Perturb its input with noise: the training noise in training mode, Monte-Carlo
+    noise under an active :class:`MonteCarlo` context, and the identity otherwise (the
+    expectation of every zero-mean additive noise and of inverted dropout).
 
     Parameters
     ----------
@@ -104,34 +359,30 @@ class NoiseLayer(nn.Module):
         Noise used in training mode.
     rng : NoiseRNG
         Shared source of randomness.
-    follows_inference_noise : bool, default=True
-        Whether :meth:`set_inference_noise` reaches this layer. Plain dropout layers
-        pass ``False`` and stay off at inference.
+    **flags
+        ``follows_inference_noise``, ``follows_schedule``, ``follows_noise_parameter``:
+        see :class:`NoiseSource`.
     """
 
-    def __init__(self, train_noise: NoiseSpec, rng: NoiseRNG, follows_inference_noise: bool = True) -> None:
-        super().__init__()
-        self.train_noise = train_noise
-        self.inference_noise: NoiseSpec | None = None
-        self.rng = rng
-        self.follows_inference_noise = follows_inference_noise
-
-    def set_inference_noise(self, spec: NoiseSpec | None) -> bool:
-        """Set (or with ``None`` remove) the noise applied in eval mode; return whether it draws noise."""
-        if self.follows_inference_noise:
-            self.inference_noise = spec if spec is not None and spec.active else None
-        return self.inference_noise is not None
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spec = self.train_noise if self.training else self.inference_noise
-        if spec is None or not spec.active:
+        if self.training:
+            spec = self.train_noise
+            if not spec.active:
+                return x
+            return spec.distribution.apply(x, self.training_scale(), self.rng.generator(x.device))
+        active = self.monte_carlo_spec()
+        if active is None:
             return x
-        scale = spec.scale * self.rng.train_scale_factor if self.training else spec.scale
-        return spec.distribution.apply(x, scale, self.rng.generator(x.device, self.training))
+        mc, spec = active
+        # One draw per pass and feature, shared by the rows: (..., T, 1, width).
+        lead = x.shape[:-2]
+        draws = self.monte_carlo_draws(mc, spec, (*lead, 1, x.shape[-1]), x).movedim(0, -3)
+        rows = expand_passes(x, mc)
+        out = rows * draws if spec.distribution.kind == "multiplicative" else rows + draws
+        return flatten_passes(out, mc)
 
     def extra_repr(self) -> str:
-        infer = "off" if self.inference_noise is None else f"{self.inference_noise.distribution.name}"
-        return f"train={self.train_noise.distribution.name}({self.train_noise.scale:g}), inference={infer}"
+        return f"train={self.train_noise.distribution.name}({self.train_noise.scale:g})"
 
 
 class ActivationNoise(nn.Module):
@@ -162,22 +413,37 @@ class ActivationNoise(nn.Module):
         return self.noise(self.activation(a))
 
 
-def set_inference_noise(module: nn.Module, spec: NoiseSpec | None) -> bool:
-    """Set the eval-mode noise of every noise source inside ``module``.
+def noise_sources(module: nn.Module) -> list[NoiseSource]:
+    """Every :class:`NoiseSource` inside ``module``, in module order."""
+    return [m for m in module.modules() if isinstance(m, NoiseSource)]
 
-    Every submodule with a ``set_inference_noise`` method is reached: the
-    :class:`NoiseLayer` instances and any other noise source that follows the same
-    protocol (noisy activations): ``None`` switches Monte-Carlo noise off, a spec
-    switches it on (an inactive spec, e.g. ``'none'``, still reaches sources that
-    carry their own noise).
 
-    Returns
-    -------
-    bool
-        Whether any source draws noise in eval mode, i.e. whether passes differ.
+class NoisyModule(nn.Module):
+    """Base class of the networks the estimators train.
+
+    Parameters
+    ----------
+    rng : NoiseRNG
+        The one source of randomness every noise source of the network shares.
     """
-    active = False
-    for layer in module.modules():
-        if layer is not module and hasattr(layer, "set_inference_noise"):
-            active |= bool(layer.set_inference_noise(spec))
-    return active
+
+    def __init__(self, rng: NoiseRNG) -> None:
+        super().__init__()
+        self.noise_rng = rng
+
+    def noise_sources(self) -> list[NoiseSource]:
+        """The network's noise sources, in a fixed order."""
+        return noise_sources(self)
+
+    def max_norm_layers(self) -> list[nn.Module]:
+        """Layers whose incoming weights a max-norm constraint bounds (none by default)."""
+        return []
+
+    def set_train_noise(self, spec: NoiseSpec) -> None:
+        """Give every source that follows the estimator's noise parameters the training noise ``spec``."""
+        for source in self.noise_sources():
+            source.set_train_noise(spec)
+
+    def draws_inference_noise(self, noise: InferenceNoise) -> bool:
+        """Whether any source draws noise under Monte-Carlo ``noise`` (i.e. whether passes differ)."""
+        return any(source.inference_spec(noise) is not None for source in self.noise_sources())

@@ -13,12 +13,13 @@ from torch import nn
 from ._activations import activation_factory
 from ._base import (
     COMMON_ATTRIBUTES_DOC,
-    COMMON_PARAMETERS_DOC,
     LogitNetClassifier,
     NoisyNetClassifier,
+    parameters_doc,
     store_init_params,
 )
-from ._layers import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec
+from ._layers import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec, NoisyModule
+from ._net import MaxNormConstraint
 
 __all__ = ["NoisyMLP", "NoisyMLPClassifier"]
 
@@ -29,7 +30,7 @@ def _placements(noise_placement) -> tuple[str, ...]:
     return (noise_placement,) if isinstance(noise_placement, str) else tuple(noise_placement)
 
 
-class NoisyMLP(nn.Module):
+class NoisyMLP(NoisyModule):
     """Multilayer perceptron with noise layers at chosen placements.
 
     Each hidden block is, in order: ``Linear -> [BatchNorm if 'before'] ->
@@ -71,8 +72,7 @@ class NoisyMLP(nn.Module):
         batch_norm: str | None,
         rng: NoiseRNG,
     ) -> None:
-        super().__init__()
-        self.noise_rng = rng
+        super().__init__(rng)
         activation = activation_factory(activation, rng)
         placements = set(noise_placement)
         self.input_noise = NoiseLayer(noise, rng) if "input" in placements else nn.Identity()
@@ -89,7 +89,16 @@ class NoisyMLP(nn.Module):
             if batch_norm == "after":
                 layers.append(nn.BatchNorm1d(width))
             if dropout > 0:
-                layers.append(NoiseLayer(NoiseSpec.make("dropout", dropout), rng, follows_inference_noise=False))
+                # Dropout is a regularizer of its own: off at inference, not annealed by a noise schedule.
+                layers.append(
+                    NoiseLayer(
+                        NoiseSpec.make("dropout", dropout),
+                        rng,
+                        follows_inference_noise=False,
+                        follows_schedule=False,
+                        follows_noise_parameter=False,
+                    )
+                )
             width_in = width
         self.hidden = nn.Sequential(*layers)
         self.output = nn.Linear(width_in, n_classes)
@@ -136,6 +145,7 @@ class NoisyMLPClassifier(LogitNetClassifier):
         inference_memory_mb=None,
         noise_schedule="constant",
         noise_schedule_end=0.0,
+        noise_schedule_epochs=None,
         activation_mixing=None,
         activation_noise_constant=None,
         optimizer="adam",
@@ -162,6 +172,17 @@ class NoisyMLPClassifier(LogitNetClassifier):
         if bad_places:
             raise ValueError(
                 f"noise_placement entries must be among {list(NOISE_PLACEMENTS)}; got {bad_places!r}."
+            )
+
+    def _extra_callbacks(self) -> list:
+        return [] if self.max_norm is None else [("max_norm", MaxNormConstraint(self.max_norm))]
+
+    def _check_batches(self, n_train_rows: int, batch_size: int) -> None:
+        if self.batch_norm is not None and min(n_train_rows, batch_size) < 2:
+            raise ValueError(
+                f"batch_norm={self.batch_norm!r} needs at least 2 rows per mini-batch to compute its statistics; "
+                f"got batch_size={batch_size} with {n_train_rows} training rows. Raise batch_size (or pass more "
+                "rows), or set batch_norm=None."
             )
 
     def _build_module(self, n_features: int, n_classes: int, rng: NoiseRNG) -> nn.Module:
@@ -196,9 +217,13 @@ NoisyMLPClassifier.__doc__ = f"""Multilayer perceptron classifier trained with n
         Width of each hidden layer.
     activation : str or callable, default='relu'
         See :func:`sknoise.available_activations`.
-{COMMON_PARAMETERS_DOC.format(noise="gaussian", noise_scale=0.2, inference_noise=None,
-                              n_inference_samples=32, lr=1e-3, weight_decay=1e-4,
-                              max_epochs=200, early_stopping=True, n_iter_no_change=20)}
+{parameters_doc(
+    noise="gaussian", noise_scale=0.2, inference_noise=None, n_inference_samples=32, lr=1e-3,
+    weight_decay=1e-4, max_epochs=200, early_stopping=True, n_iter_no_change=20,
+    why={"weight_decay": "Not 0 as for the other estimators, because the defaults study "
+                         "(benchmarks/results/defaults.md) found 1e-4 better for this network.",
+         "n_iter_no_change": "20 rather than the others' 10, because the defaults study found the longer "
+                             "patience better for this network."})}
     noise_placement : str or tuple of str, default='post_activation'
         Where the noise goes: any of ``'input'``, ``'pre_activation'``,
         ``'post_activation'``.
@@ -217,6 +242,21 @@ NoisyMLPClassifier.__doc__ = f"""Multilayer perceptron classifier trained with n
     See Also
     --------
     sklearn.neural_network.MLPClassifier : The noise-free scikit-learn MLP.
+
+    References
+    ----------
+    C. M. Bishop, "Training with noise is equivalent to Tikhonov regularization",
+    Neural Computation 7(1), 1995.
+
+    N. Srivastava, G. Hinton, A. Krizhevsky, I. Sutskever, R. Salakhutdinov, "Dropout: a
+    simple way to prevent neural networks from overfitting", JMLR 15, 2014.
+
+    S. Ioffe, C. Szegedy, "Batch normalization: accelerating deep network training by
+    reducing internal covariate shift", 2015, arXiv:1502.03167.
+
+    C. Gulcehre, M. Moczulski, M. Denil, Y. Bengio, "Noisy activation functions", ICML
+    2016, arXiv:1603.00391 (the ``'nan_*'``, ``'nah_*'``, ``'nani_*'`` and ``'nanis_*'``
+    activations).
 
     Examples
     --------

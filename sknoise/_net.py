@@ -1,42 +1,54 @@
-"""The skorch net underneath every estimator, customized through skorch's extension points."""
+"""The skorch nets underneath every estimator, and the callbacks of the training loop.
+
+The nets are skorch's own ``NeuralNetClassifier`` / ``NeuralNetRegressor`` with one
+extension point overridden (``get_iterator``: mini-batches are slices of in-memory
+tensors), so skorch's callbacks (``EpochScoring('accuracy')``, ``'roc_auc'``, ...) and
+``net.predict_proba`` work on them as skorch documents.
+"""
 
 from __future__ import annotations
 
+import copy
 import math
+import re
 import warnings
 
 import torch
-from skorch import NeuralNet
+from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback
-from torch import nn
 
 from ._data import TensorBatches
 
 __all__ = [
-    "TensorNet",
+    "TensorNetClassifier",
+    "TensorNetRegressor",
     "MaxNormConstraint",
     "LastGoodEpoch",
+    "BestEpoch",
     "TrainingDivergedError",
     "TrainingDivergedWarning",
+    "print_plain",
+    "is_skorch_callback",
+    "snapshot_training_state",
+    "restore_training_state",
 ]
 
 
-class TensorNet(NeuralNet):
-    """A skorch ``NeuralNet`` whose mini-batches are slices of in-memory tensors.
+class _TensorDataPath:
+    """Mixin for a skorch net whose mini-batches are slices of in-memory tensors.
 
     Parameters
     ----------
-    *args, **kwargs
-        As for :class:`skorch.NeuralNet`.
     shuffle_seed : int, default=0
         Seed of the CPU generator that shuffles the training rows each epoch.
     """
 
     # The module is passed as an instance, so `module` holds the same CUDA tensors as
-    # `module_`, and callbacks may hold weights too (EarlyStopping's best weights):
-    # route them through skorch's device-mapping unpickler, or a model fitted on CUDA
-    # cannot be loaded on a machine without CUDA.
-    cuda_dependent_attributes_ = [*NeuralNet.cuda_dependent_attributes_, "module", "callbacks"]
+    # `module_`, callbacks may hold weights too, and a predict_nonlinearity may refer to
+    # the module: route them all through skorch's device-mapping unpickler (one
+    # torch.save, so shared objects stay shared), or a model fitted on CUDA cannot be
+    # loaded without CUDA.
+    cuda_dependent_attributes_ = ["module_", "optimizer_", "criterion_", "module", "callbacks", "predict_nonlinearity"]
 
     def __init__(self, *args, shuffle_seed: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -53,12 +65,20 @@ class TensorNet(NeuralNet):
         return TensorBatches(dataset, batch_size, shuffle=training, generator=self.shuffle_generator_)
 
 
+class TensorNetClassifier(_TensorDataPath, NeuralNetClassifier):
+    """skorch's ``NeuralNetClassifier`` on the tensor-slicing data path (labels encoded 0..K-1)."""
+
+
+class TensorNetRegressor(_TensorDataPath, NeuralNetRegressor):
+    """skorch's ``NeuralNetRegressor`` on the tensor-slicing data path."""
+
+
 class MaxNormConstraint(Callback):
     """Rescale each unit's incoming weight vector to an L2 norm of at most ``max_norm``.
 
-    Applied after every optimizer step to the layers that the module lists in
-    ``max_norm_layers()`` (all its ``nn.Linear`` layers if it has no such method);
-    this is Keras' ``max_norm`` constraint, the usual companion of dropout.
+    Applied after every optimizer step to the layers the module lists in
+    ``max_norm_layers()``; this is Keras' ``max_norm`` constraint, the usual companion
+    of dropout.
 
     Parameters
     ----------
@@ -72,21 +92,17 @@ class MaxNormConstraint(Callback):
     def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
         if not training:
             return
-        module = net.module_
-        layers = module.max_norm_layers() if hasattr(module, "max_norm_layers") else [
-            m for m in module.modules() if isinstance(m, nn.Linear)
-        ]
         with torch.no_grad():
-            for layer in layers:
+            for layer in net.module_.max_norm_layers():
                 # renorm over dim 0 bounds the norm of each output unit's row of weights.
                 layer.weight.copy_(torch.renorm(layer.weight, p=2, dim=0, maxnorm=self.max_norm))
 
 
 class TrainingDivergedError(FloatingPointError):
-    """Training produced a non-finite loss (NaN or inf): the network has diverged.
+    """Training produced a non-finite loss, weights or optimizer state: the network has diverged.
 
-    Heavy-tailed noise (Cauchy) or a large noise scale or learning rate are the usual
-    causes; the message names the settings in force.
+    Heavy-tailed noise (Cauchy), a large noise scale or learning rate, or unscaled
+    inputs are the usual causes; the message names the settings in force.
     """
 
 
@@ -94,36 +110,66 @@ class TrainingDivergedWarning(RuntimeWarning):
     """Training diverged and was stopped; the weights of the last finished epoch were kept."""
 
 
+def snapshot_training_state(net) -> dict:
+    """A copy of what training changes: the weights, the optimizer state and the history's length."""
+    return {
+        "module": {k: v.detach().clone() for k, v in net.module_.state_dict().items()},
+        "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
+        "epochs": len(net.history),
+    }
+
+
+def restore_training_state(net, state: dict) -> None:
+    """Put the net back to a :func:`snapshot_training_state`."""
+    net.module_.load_state_dict(state["module"])
+    net.optimizer_.load_state_dict(state["optimizer"])
+    while len(net.history) > state["epochs"]:
+        del net.history[-1]
+
+
+def _all_finite(tensors) -> bool:
+    checks = [torch.isfinite(t).all() for t in tensors if torch.is_tensor(t) and t.is_floating_point()]
+    return bool(torch.stack(checks).all()) if checks else True
+
+
+def _optimizer_tensors(optimizer):
+    for state in optimizer.state.values():
+        yield from state.values()
+
+
 class LastGoodEpoch(Callback):
     """Keep the network at its last good, finished epoch.
 
-    The weights of the last finished epoch are copied at its end (far cheaper than
-    the epoch itself). Training that stops mid-epoch, on Ctrl-C (skorch catches
-    ``KeyboardInterrupt``) or on divergence, gets those weights back and loses the
-    half-finished history row, so the model is always one that completed whole epochs.
+    The weights and optimizer state of the last finished epoch are copied at its end
+    (far cheaper than the epoch itself). Training that stops mid-epoch, on Ctrl-C
+    (skorch catches ``KeyboardInterrupt``) or on a warned divergence, gets them back
+    and loses the half-finished history row, so the model is always one that completed
+    whole epochs and can go on training.
 
-    Divergence is a non-finite batch loss (training or validation), or non-finite
-    weights at the end of an epoch (a step can blow the weights up after a finite
-    loss). It raises :class:`TrainingDivergedError`, or with ``on_divergence='warn'``
-    warns with :class:`TrainingDivergedWarning` and stops, keeping the last good epoch.
+    Divergence is a non-finite batch loss (training or validation), or, at the end of
+    an epoch, non-finite weights or optimizer state, or non-finite outputs on the last
+    batch (a step can blow the weights up after a finite loss; inputs near 1e30 make
+    Adam's second moments infinite while the loss stays finite). It raises
+    :class:`TrainingDivergedError`, or with ``on_divergence='warn'`` warns with
+    :class:`TrainingDivergedWarning` and stops, keeping the last good epoch.
 
     Parameters
     ----------
     settings : str
         The estimator's noise and optimizer settings, quoted in the message.
     on_divergence : {'raise', 'warn'}, default='raise'
+    input_magnitude : float, default=0.0
+        The largest absolute value in the training data, quoted when it is large.
     """
 
-    def __init__(self, settings: str, on_divergence: str = "raise") -> None:
+    def __init__(self, settings: str, on_divergence: str = "raise", input_magnitude: float = 0.0) -> None:
         self.settings = settings
         self.on_divergence = on_divergence
-
-    def _snapshot(self, net) -> None:
-        self.state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+        self.input_magnitude = input_magnitude
 
     def on_train_begin(self, net, **kwargs) -> None:
         self.diverged_ = False
-        self._snapshot(net)
+        self.state_ = snapshot_training_state(net)
 
     def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
         key = "train_loss" if training else "valid_loss"
@@ -135,30 +181,39 @@ class LastGoodEpoch(Callback):
             self._last_inputs = batch[0]
 
     def on_epoch_end(self, net, **kwargs) -> None:
-        # The losses were computed before each step: the last step may still have blown
-        # the weights up. One deterministic forward pass over the last batch tells.
         inputs = self.__dict__.pop("_last_inputs", None)
         module = net.module_
-        was_training = module.training
-        module.eval()
-        with torch.no_grad():
-            finite = inputs is None or bool(torch.isfinite(module(inputs)).all())
-        module.train(was_training)
-        if not finite:
-            self._diverged(net, "the network's outputs became non-finite after the last step")
-        self._snapshot(net)
+        if not _all_finite(module.parameters()):
+            self._diverged(net, "the weights became non-finite")
+        if not _all_finite(_optimizer_tensors(net.optimizer_)):
+            self._diverged(net, "the optimizer's state became non-finite")
+        # The losses were computed before each step: the last step may still have blown
+        # the outputs up. One deterministic forward pass over the last batch tells.
+        if inputs is not None:
+            was_training = module.training
+            module.eval()
+            with torch.no_grad():
+                finite = bool(torch.isfinite(module(inputs)).all())
+            module.train(was_training)
+            if not finite:
+                self._diverged(net, "the network's outputs became non-finite after the last step")
+        self.state_ = snapshot_training_state(net)
 
     def _diverged(self, net, what: str) -> None:
-        message = (
-            f"Training diverged at epoch {len(net.history)}: {what}. Settings: {self.settings}. "
-            "Lower the noise scale or the learning rate, or use a lighter-tailed noise distribution."
-        )
+        message = f"Training diverged at epoch {len(net.history)}: {what}. Settings: {self.settings}."
+        if self.input_magnitude > 1e4:
+            message += (
+                f" The largest magnitude in the training data is {self.input_magnitude:.3g}: scale the inputs "
+                "(e.g. StandardScaler)."
+            )
+        message += " Lower the noise scale or the learning rate, or use a lighter-tailed noise distribution."
         if self.on_divergence == "raise":
+            self.release()
             raise TrainingDivergedError(message)
         self.diverged_ = True
         warnings.warn(
             f"{message} Training was stopped and the weights of the last finished epoch "
-            f"({len(net.history) - 1}) were kept.",
+            f"({self.state_['epochs']}) were kept.",
             TrainingDivergedWarning,
             stacklevel=2,
         )
@@ -167,7 +222,81 @@ class LastGoodEpoch(Callback):
     def on_train_end(self, net, **kwargs) -> None:
         unfinished = len(net.history) and "train_loss" not in net.history[-1]
         if self.diverged_ or unfinished:
-            net.module_.load_state_dict(self.state_)
-            if len(net.history):
-                del net.history[-1]
-        del self.state_  # a copy of the weights is not worth keeping (or pickling) after training
+            restore_training_state(net, self.state_)
+        self.release()
+
+    def release(self) -> None:
+        """Drop what only one training call needs (a weight copy, a view of the last batch)."""
+        self.__dict__.pop("_last_inputs", None)
+        self.__dict__.pop("state_", None)
+
+
+class BestEpoch(Callback):
+    """Early stopping on the validation loss, restoring the weights of the best epoch.
+
+    An epoch improves when its validation loss is below ``best * (1 - tol)``. Training
+    stops after ``patience`` epochs without improvement, but not before ``min_epochs``
+    (so that a noise schedule reaches its end). At the end of training, Ctrl-C
+    included, the best epoch's weights are put back. Epochs without a validation loss
+    (``partial_fit``) are ignored.
+
+    Parameters
+    ----------
+    patience : int
+    tol : float
+    min_epochs : int, default=0
+
+    Attributes
+    ----------
+    best_epoch_ : int or None
+        The (1-based) epoch restored, None without validation data.
+    best_loss_ : float
+        Its validation loss.
+    """
+
+    def __init__(self, patience: int, tol: float, min_epochs: int = 0) -> None:
+        self.patience = patience
+        self.tol = tol
+        self.min_epochs = min_epochs
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        self.best_epoch_, self.best_loss_, self.misses_ = None, math.inf, 0
+        self.best_state_ = None
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        row = net.history[-1]
+        if "valid_loss" not in row:
+            return
+        loss = row["valid_loss"]
+        if self.best_epoch_ is None or loss < self.best_loss_ * (1 - self.tol):
+            self.best_epoch_, self.best_loss_, self.misses_ = len(net.history), loss, 0
+            self.best_state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+        else:
+            self.misses_ += 1
+        if self.misses_ >= self.patience and len(net.history) >= self.min_epochs:
+            raise KeyboardInterrupt  # skorch's way to end the training loop early
+
+    def on_train_end(self, net, **kwargs) -> None:
+        if self.best_state_ is not None and self.best_epoch_ != len(net.history):
+            net.module_.load_state_dict(self.best_state_)
+        self.release()
+
+    def release(self) -> None:
+        """Drop the best epoch's weight copy once it has been restored."""
+        self.__dict__.pop("best_state_", None)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def print_plain(text: str) -> None:
+    """Print skorch's epoch table without its ANSI colour codes (logs and notebooks show them raw)."""
+    print(_ANSI.sub("", text))
+
+
+def is_skorch_callback(entry) -> bool:
+    """Whether ``entry`` is a skorch callback or a ``(name, callback)`` pair."""
+    if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
+        entry = entry[1]
+    return isinstance(entry, Callback) or (isinstance(entry, type) and issubclass(entry, Callback))
+

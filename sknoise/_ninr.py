@@ -15,12 +15,12 @@ from torch import nn
 from ._activations import activation_factory
 from ._base import (
     COMMON_ATTRIBUTES_DOC,
-    COMMON_PARAMETERS_DOC,
     LogitNetClassifier,
     NoisyNetClassifier,
+    parameters_doc,
     store_init_params,
 )
-from ._layers import NoiseLayer, NoiseRNG, NoiseSpec
+from ._layers import NoiseRNG, NoiseSource, NoiseSpec, NoisyModule, expand_passes, flatten_passes
 from ._noise import MULTIPLICATIVE_NOISES
 
 __all__ = ["NoiseInjectionNode", "NINRNet", "NINRClassifier", "NIWNormRecorder", "ninr_phase", "NINR_PHASES"]
@@ -29,15 +29,14 @@ NIN_PLACEMENTS = ("input", "all")
 NINR_PHASES = ("decoupled", "decay", "catapult", "divergent")
 
 
-class NoiseInjectionNode(nn.Module):
+class NoiseInjectionNode(NoiseSource):
     """One scalar noise source per example, wired to every unit of a layer by trainable weights.
 
     Adds ``σ ε · w`` to the layer's pre-activation, where ``ε`` is one normalized draw
     per row, ``σ`` the noise scale and ``w`` the noise-injection weights (NIW), a
-    trainable vector with one entry per unit. The draw comes from a
-    :class:`~sknoise.NoiseLayer` applied to a ``(rows, 1)`` tensor of zeros, so the node
-    follows the same train/inference split: on in training mode, off in eval mode
-    unless :func:`~sknoise._layers.set_inference_noise` switched inference noise on.
+    trainable vector with one entry per unit. Like every :class:`~sknoise.NoiseSource`
+    the node is on in training mode and off in eval mode, unless Monte-Carlo
+    inference switches it on (then one ``ε`` per pass, shared by the rows).
 
     Parameters
     ----------
@@ -52,20 +51,26 @@ class NoiseInjectionNode(nn.Module):
     """
 
     def __init__(self, width: int, noise: NoiseSpec, init_scale: float, rng: NoiseRNG) -> None:
-        super().__init__()
+        super().__init__(noise, rng)
         self.niw = nn.Parameter(torch.randn(width) * init_scale)
-        self.source = NoiseLayer(noise, rng)
 
     def forward(self, pre: torch.Tensor) -> torch.Tensor:
-        source = self.source
-        spec = source.train_noise if self.training else source.inference_noise
-        if spec is None or not spec.active:
+        if self.training:
+            spec = self.train_noise
+            if not spec.active:
+                return pre
+            eps = spec.distribution.sample((pre.shape[0], 1), generator=self.rng.generator(pre.device),
+                                           device=pre.device, dtype=pre.dtype)
+            return torch.addcmul(pre, eps.mul_(self.training_scale()), self.niw)
+        active = self.monte_carlo_spec()
+        if active is None:
             return pre
-        sigma_eps = source(pre.new_zeros(pre.shape[0], 1))
-        return torch.addcmul(pre, sigma_eps, self.niw)
+        mc, spec = active
+        sigma_eps = self.monte_carlo_draws(mc, spec, (1, 1), pre)  # (T, 1, 1)
+        return flatten_passes(expand_passes(pre, mc) + sigma_eps * self.niw, mc)
 
 
-class NINRNet(nn.Module):
+class NINRNet(NoisyModule):
     """A fully connected network with noise injection nodes.
 
     Each layer computes ``f(W h + b + σ ε_l w_l)``; the node term exists for the first
@@ -102,8 +107,7 @@ class NINRNet(nn.Module):
         niw_init_scale: float,
         rng: NoiseRNG,
     ) -> None:
-        super().__init__()
-        self.noise_rng = rng
+        super().__init__(rng)
         widths = [n_features, *hidden_layer_sizes, n_classes]
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         activation = activation_factory(activation, rng)
@@ -254,6 +258,7 @@ class NINRClassifier(LogitNetClassifier):
         inference_memory_mb=None,
         noise_schedule="constant",
         noise_schedule_end=0.0,
+        noise_schedule_epochs=None,
         activation_mixing=None,
         activation_noise_constant=None,
         optimizer="adam",
@@ -300,8 +305,10 @@ class NINRClassifier(LogitNetClassifier):
         return (f"{super()._divergence_settings()}, nin_placement={self.nin_placement!r}, "
                 f"niw_init_scale={self.niw_init_scale!r}")
 
-    def _callbacks(self) -> list:
-        return [("niw_norm", NIWNormRecorder()), *super()._callbacks()]
+    _history_keys_not_printed = ("niw_norm_per_layer",)
+
+    def _extra_callbacks(self) -> list:
+        return [("niw_norm", NIWNormRecorder())]
 
     @property
     def niw_norm_curve_(self) -> list[float]:
@@ -338,9 +345,9 @@ NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regula
     nin_placement : {{'input', 'all'}}, default='input'
         ``'input'``: in-NINR, a node at the first layer. ``'all'``: full-NINR, a node
         at every layer including the output logits.
-{COMMON_PARAMETERS_DOC.format(noise="gaussian", noise_scale=1.0, inference_noise=None,
-                              n_inference_samples=32, lr=1e-3, weight_decay=0.0,
-                              max_epochs=200, early_stopping=True, n_iter_no_change=10)}
+{parameters_doc(
+    noise="gaussian", noise_scale=1.0, inference_noise=None, n_inference_samples=32, lr=1e-3,
+    weight_decay=0.0, max_epochs=200, early_stopping=True, n_iter_no_change=10)}
         Here ``noise_scale`` is ``σ_ε``, the scale of the node's noise, and ``noise``
         must be an additive kind.
     niw_init_scale : float, default=1.0
@@ -366,8 +373,11 @@ NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regula
 
     References
     ----------
-    N. Levi, I. Bloch, M. Freytsis, T. Volansky, "Noise Injection Node Regularization
-    for Robust Learning" (poster; see methods.md section 2).
+    N. Levi, I. M. Bloch, M. Freytsis, T. Volansky, "Noise Injection Node
+    Regularization for Robust Learning", 2022, arXiv:2210.15764.
+
+    N. Levi, I. M. Bloch, M. Freytsis, T. Volansky, "Noise Injection as a Probe of Deep
+    Learning Dynamics", 2022, arXiv:2210.13599 (the training phases).
 
     Examples
     --------

@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-from ._layers import NoiseRNG
+from ._layers import InferenceNoise, NoiseRNG, NoiseSource, NoiseSpec, expand_passes, flatten_passes
 
 __all__ = ["HardSigmoid", "HardTanh", "NoisyHardActivation", "NOISY_ACTIVATIONS", "hard_sigmoid", "hard_tanh"]
 
@@ -70,7 +70,7 @@ class HardTanh(nn.Module):
 _HARD = {"tanh": (hard_tanh, lambda x: x), "sigmoid": (hard_sigmoid, lambda x: 0.25 * x + 0.5)}
 
 
-class NoisyHardActivation(nn.Module):
+class NoisyHardActivation(NoiseSource):
     """A noisy hard-saturating activation (NAN, NAH, NANI or NANIS).
 
     Parameters
@@ -107,34 +107,38 @@ class NoisyHardActivation(nn.Module):
         mixing: float | None = None,
         noise_constant: float | None = None,
     ) -> None:
-        super().__init__()
         ref_mixing, ref_c = _REFERENCE[(kind, variant)]
+        # ξ ~ N(0, 1); the noise constant c scales it inside the formula, the schedule scales c.
+        super().__init__(NoiseSpec.make("gaussian", 1.0), rng, follows_noise_parameter=False)
         self.kind, self.variant = kind, variant
         self.mixing = ref_mixing if mixing is None else float(mixing)
         self.noise_constant = ref_c if noise_constant is None else float(noise_constant)
-        self.rng = rng
-        self.monte_carlo = False
         # p is learned per unit, initialized uniform in [-1, 1] as in the reference code,
         # from its own generator so that the surrounding layers' weights do not change.
         self.p = nn.Parameter(torch.empty(width).uniform_(-1.0, 1.0, generator=rng.parameter_generator()))
 
-    def set_inference_noise(self, spec) -> bool:
-        """Keep the noise on in eval mode (Monte-Carlo inference) when ``spec`` is not None."""
-        self.monte_carlo = spec is not None
-        return self.monte_carlo
-
-    def _xi(self, x: torch.Tensor) -> torch.Tensor:
-        generator = self.rng.generator(x.device, self.training)
-        return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    def inference_spec(self, noise: InferenceNoise) -> NoiseSpec:
+        """Monte-Carlo inference turns this activation's own noise back on, whatever distribution it names."""
+        return self.train_noise
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            xi = torch.randn(x.shape, generator=self.rng.generator(x.device), device=x.device, dtype=x.dtype)
+            return self._phi(x, xi, self.noise_constant * self.rng.train_scale_factor)
+        active = self.monte_carlo_spec()
+        if active is None:
+            return self._phi(x, None, self.noise_constant)
+        mc, spec = active
+        xi = self.monte_carlo_draws(mc, spec, (*x.shape[:-2], 1, x.shape[-1]), x).movedim(0, -3)
+        return flatten_passes(self._phi(expand_passes(x, mc), xi, self.noise_constant), mc)
+
+    def _phi(self, x: torch.Tensor, xi: torch.Tensor | None, c: float) -> torch.Tensor:
+        """The activation for input ``x`` and noise ``ξ`` (None: the noise's expectation); they broadcast."""
         h, u = _HARD[self.kind]
-        noisy = self.training or self.monte_carlo
-        c = self.noise_constant * (self.rng.train_scale_factor if self.training else 1.0)
         if self.variant in ("nani", "nanis"):
-            if not noisy:
+            if xi is None:
                 return h(x)  # E[ξ] = 0 replaces the input noise
-            shift = c * self._xi(x)
+            shift = c * xi
             if self.variant == "nanis":
                 shift = shift * (h(x) != u(x))
             return h(x + shift)
@@ -142,11 +146,10 @@ class NoisyHardActivation(nn.Module):
         delta = hx - ux
         sigma = c * (torch.sigmoid(self.p * delta) - 0.5) ** 2
         direction = -torch.sign(x) * math.copysign(1.0, 1.0 - self.mixing)
-        if noisy:
-            eps = self._xi(x)
-            eps = eps.abs() if self.variant == "nah" else eps
-        else:
+        if xi is None:
             eps = math.sqrt(2.0 / math.pi) if self.variant == "nah" else 0.0
+        else:
+            eps = xi.abs() if self.variant == "nah" else xi
         return self.mixing * hx + (1.0 - self.mixing) * ux + direction * sigma * eps
 
     def extra_repr(self) -> str:

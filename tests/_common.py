@@ -1,7 +1,10 @@
 """One place for the cheap estimator settings used by the common checks, and the
 expected failures of scikit-learn's common checks with their reasons."""
 
+import torch
+
 from sknoise import NINRClassifier, NoisyEBMClassifier, NoisyMLPClassifier
+from sknoise._layers import InferenceNoise, monte_carlo
 
 # Small and short enough for the ~40 common checks, yet accurate enough for
 # check_classifiers_train (accuracy > 0.83 on its blobs).
@@ -44,3 +47,20 @@ def check_instances():
 
 def expected_failed_checks(estimator) -> dict[str, str]:
     return EXPECTED_FAILED_CHECKS.get(type(estimator), {})
+
+
+def run_passes(module, x, n_passes, noise=None, seed=0, pass_chunks=None):
+    """The ``(passes, rows, ...)`` output of T Monte-Carlo passes of a module in eval mode.
+
+    A network whose sources draw no noise returns its rows once (one pass).
+    """
+    noise = InferenceNoise() if noise is None else noise
+    pass_chunks = pass_chunks or [n_passes]
+    outs, first = [], 0
+    with torch.no_grad(), monte_carlo(module, noise, seed) as mc:
+        for passes in pass_chunks:
+            mc.set_chunk(len(x), passes, first)
+            out = module(x)
+            outs.append(out.reshape(-1, len(x), *out.shape[1:]))
+            first += passes
+    return torch.cat(outs)

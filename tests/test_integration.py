@@ -128,6 +128,7 @@ NON_DEFAULT = dict(
     inference_memory_mb=1.0,
     noise_schedule="cosine",
     noise_schedule_end=0.1,
+    noise_schedule_epochs=3,
     activation_mixing=1.2,
     activation_noise_constant=0.3,
     optimizer="sgd",

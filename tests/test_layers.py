@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 from sknoise import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec, get_noise
-from sknoise._layers import set_inference_noise
+from sknoise._layers import InferenceNoise, NoisyModule
+
+from ._common import run_passes
 
 CPU = torch.device("cpu")
 
@@ -27,57 +29,37 @@ def test_noise_spec_activity():
     assert NoiseSpec.make("laplace", 1).scale == 1.0
 
 
-def test_rng_streams_start_from_their_seeds():
+def test_rng_train_stream_starts_from_its_seed_and_is_kept():
     rng = NoiseRNG(train_seed=3, inference_seed=4)
-    train = torch.randn(5, generator=rng.generator(CPU, training=True))
-    infer = torch.randn(5, generator=rng.generator(CPU, training=False))
+    train = torch.randn(5, generator=rng.generator(CPU))
     assert torch.equal(train, torch.randn(5, generator=torch.Generator().manual_seed(3)))
-    assert torch.equal(infer, torch.randn(5, generator=torch.Generator().manual_seed(4)))
-    # One generator per stream and device, kept between calls.
-    assert rng.generator(CPU, True) is rng.generator(CPU, True)
-    assert rng.generator(CPU, True) is not rng.generator(CPU, False)
+    # One generator per device, kept between calls.
+    assert rng.generator(CPU) is rng.generator(CPU)
 
 
-def test_train_and_inference_streams_are_independent():
-    a, b = NoiseRNG(1, 2), NoiseRNG(1, 2)
-    torch.rand(1000, generator=a.generator(CPU, True))  # spend training draws on `a` only
-    assert torch.equal(
-        torch.rand(10, generator=a.generator(CPU, False)),
-        torch.rand(10, generator=b.generator(CPU, False)),
-    )
-    same_seed = NoiseRNG(7, 7)
-    assert same_seed.generator(CPU, True) is not same_seed.generator(CPU, False)
-
-
-def test_reseed_restarts_only_the_named_stream():
+def test_reseed_restarts_the_named_stream():
     rng = NoiseRNG(1, 2)
-    first_infer = torch.rand(4, generator=rng.generator(CPU, False))
-    torch.rand(4, generator=rng.generator(CPU, True))
-    second_train = torch.rand(4, generator=rng.generator(CPU, True))
-    rng.reseed("inference")
-    assert torch.equal(torch.rand(4, generator=rng.generator(CPU, False)), first_infer)
-    # The training stream continues where it was.
-    third_train = torch.rand(4, generator=rng.generator(CPU, True))
-    assert not torch.equal(third_train, second_train)
+    first = torch.rand(4, generator=rng.generator(CPU))
     rng.reseed("inference", seed=9)
     assert rng.seeds["inference"] == 9
-    assert torch.equal(
-        torch.rand(4, generator=rng.generator(CPU, False)), torch.rand(4, generator=torch.Generator().manual_seed(9))
-    )
+    # The training stream continues where it was, until it is reseeded itself.
+    assert not torch.equal(torch.rand(4, generator=rng.generator(CPU)), first)
+    rng.reseed("train")
+    assert torch.equal(torch.rand(4, generator=rng.generator(CPU)), first)
+    with pytest.raises(ValueError, match="stream"):
+        rng.reseed("test")
 
 
 def test_rng_pickles_without_generators_and_restarts_from_seeds():
     rng = NoiseRNG(11, 12)
-    fresh = torch.rand(6, generator=rng.generator(CPU, True))
-    torch.rand(6, generator=rng.generator(CPU, False))
+    fresh = torch.rand(6, generator=rng.generator(CPU))
     state = rng.__getstate__()
     assert state["seeds"] == {"train": 11, "inference": 12}
-    assert all(v is not rng._generators for v in state.values())
     assert not any(isinstance(v, torch.Generator) for v in state.values())
     loaded = pickle.loads(pickle.dumps(rng))
     assert loaded._generators == {}
     assert loaded.seeds == rng.seeds
-    assert torch.equal(torch.rand(6, generator=loaded.generator(CPU, True)), fresh)
+    assert torch.equal(torch.rand(6, generator=loaded.generator(CPU)), fresh)
     # A deep copy (used by clone and skorch) behaves the same way.
     assert copy.deepcopy(rng)._generators == {}
 
@@ -86,66 +68,79 @@ def test_noise_layer_applies_train_noise_in_train_mode():
     rng = NoiseRNG(5, 6)
     layer = NoiseLayer(NoiseSpec.make("gaussian", 0.3), rng).train()
     x = torch.randn(50, 4)
-    twin = clone_generator(rng.generator(CPU, True))
+    twin = clone_generator(rng.generator(CPU))
     out = layer(x)
     torch.testing.assert_close(out, x + 0.3 * torch.randn(50, 4, generator=twin))
 
 
-def test_noise_layer_is_identity_in_eval_mode_without_inference_noise():
+def test_noise_layer_is_identity_in_eval_mode_without_monte_carlo():
     layer = NoiseLayer(NoiseSpec.make("gaussian", 0.3), NoiseRNG(5, 6)).eval()
     x = torch.randn(50, 4)
     assert layer(x) is x
 
 
-def test_noise_layer_uses_inference_noise_and_stream_in_eval_mode():
+def test_monte_carlo_draws_are_common_to_all_rows():
     rng = NoiseRNG(5, 6)
-    layer = NoiseLayer(NoiseSpec.make("gaussian", 0.3), rng)
-    layer.set_inference_noise(NoiseSpec.make("uniform", 0.5))
-    layer.eval()
-    x = torch.randn(50, 4)
-    twin = clone_generator(rng.generator(CPU, False))
-    expected = x + 0.5 * (torch.rand(50, 4, generator=twin) - 0.5) * 2 * 3**0.5
-    torch.testing.assert_close(layer(x), expected)
-    # Training draws are untouched by eval-mode noise.
-    assert torch.equal(
-        torch.rand(3, generator=rng.generator(CPU, True)), torch.rand(3, generator=torch.Generator().manual_seed(5))
-    )
-    layer.set_inference_noise(None)
-    assert layer(x) is x
+    layer = NoiseLayer(NoiseSpec.make("gaussian", 0.3), rng).eval()
+    x = torch.randn(7, 4)
+    out = run_passes(layer, x, 10)
+    assert out.shape == (10, 7, 4)
+    noise = out - x
+    # One draw per pass and feature, shared by the rows, at the training scale.
+    torch.testing.assert_close(noise, noise[:, :1].expand_as(noise))
+    assert 0.15 < float(noise[:, 0].std()) < 0.45
+    # A row alone gets exactly what it got among the others.
+    torch.testing.assert_close(run_passes(layer, x[3:4], 10)[:, 0], out[:, 3])
+    # The training stream is untouched by Monte-Carlo draws.
+    assert torch.equal(torch.rand(3, generator=rng.generator(CPU)),
+                       torch.rand(3, generator=torch.Generator().manual_seed(5)))
 
 
-def test_inactive_inference_noise_is_stored_as_off():
-    layer = NoiseLayer(NoiseSpec.make("gaussian", 0.3), NoiseRNG(0, 1))
-    layer.set_inference_noise(NoiseSpec.make("gaussian", 0.0))
-    assert layer.inference_noise is None
-    assert "inference=off" in repr(layer)
+def test_monte_carlo_draws_do_not_depend_on_how_passes_are_chunked():
+    layer = NoiseLayer(NoiseSpec.make("laplace", 0.5), NoiseRNG(0, 1)).eval()
+    x = torch.randn(3, 5)
+    whole = run_passes(layer, x, 150)
+    torch.testing.assert_close(run_passes(layer, x, 150, pass_chunks=[1, 70, 79]), whole)
+    assert not torch.equal(run_passes(layer, x, 150, seed=1), whole)
 
 
-def test_layer_not_following_inference_noise_ignores_it():
+def test_monte_carlo_noise_can_name_another_distribution_and_scale():
+    layer = NoiseLayer(NoiseSpec.make("gaussian", 0.3), NoiseRNG(5, 6)).eval()
+    x = torch.zeros(2, 400)
+    out = run_passes(layer, x, 4, InferenceNoise(get_noise("uniform"), 0.5))
+    assert float(out.abs().max()) <= 0.5 * 3**0.5 + 1e-6
+    # A zero scale draws nothing: the rows come back once, unchanged.
+    assert torch.equal(run_passes(layer, x, 4, InferenceNoise(None, 0.0)), x[None])
+
+
+def test_layer_not_following_inference_noise_stays_off():
     layer = NoiseLayer(NoiseSpec.make("dropout", 0.5), NoiseRNG(0, 1), follows_inference_noise=False)
-    layer.set_inference_noise(NoiseSpec.make("gaussian", 1.0))
-    assert layer.inference_noise is None
     x = torch.randn(20, 3)
-    assert layer.eval()(x) is x
+    assert torch.equal(run_passes(layer.eval(), x, 3), x[None])
     assert (layer.train()(x) == 0).any()
 
 
-def test_set_inference_noise_reaches_nested_layers():
+def test_a_network_knows_whether_monte_carlo_noise_reaches_it():
     rng = NoiseRNG(0, 1)
     spec = NoiseSpec.make("gaussian", 0.2)
-    net = nn.Sequential(
-        NoiseLayer(spec, rng),
-        nn.Linear(3, 3),
-        ActivationNoise(nn.ReLU(), spec, rng),
-        NoiseLayer(NoiseSpec.make("dropout", 0.5), rng, follows_inference_noise=False),
-    )
-    inference = NoiseSpec.make("laplace", 0.1)
-    set_inference_noise(net, inference)
-    assert net[0].inference_noise == inference
-    assert net[2].noise.inference_noise == inference
-    assert net[3].inference_noise is None
-    set_inference_noise(net, None)
-    assert net[0].inference_noise is None and net[2].noise.inference_noise is None
+
+    class Net(NoisyModule):
+        def __init__(self, spec):
+            super().__init__(rng)
+            self.body = nn.Sequential(nn.Linear(3, 3), ActivationNoise(nn.ReLU(), spec, rng),
+                                      NoiseLayer(NoiseSpec.make("dropout", 0.5), rng, follows_inference_noise=False))
+
+        def forward(self, x):
+            return self.body(x)
+
+    net = Net(spec)
+    assert len(net.noise_sources()) == 2
+    assert net.draws_inference_noise(InferenceNoise())
+    assert not net.draws_inference_noise(InferenceNoise(get_noise("none")))
+    assert not Net(NoiseSpec.make("gaussian", 0.0)).draws_inference_noise(InferenceNoise())
+    # The layers before the first noise source run once per row: the output has T x rows rows.
+    out = run_passes(net.eval(), torch.randn(4, 3), 5)
+    assert out.shape == (5, 4, 3)
 
 
 @pytest.mark.parametrize("name", ["gaussian", "cauchy", "rademacher"])
@@ -154,7 +149,7 @@ def test_activation_noise_is_f_of_a_plus_alpha_z(name):
     alpha = 0.4
     layer = ActivationNoise(nn.Tanh(), NoiseSpec.make(name, alpha), rng).train()
     a = torch.randn(30, 7, dtype=torch.float64)
-    twin = clone_generator(rng.generator(CPU, True))
+    twin = clone_generator(rng.generator(CPU))
     z = get_noise(name).sample((30, 7), generator=twin, device=CPU, dtype=torch.float64)
     torch.testing.assert_close(layer(a), torch.tanh(a) + alpha * z)
     # Eval mode without inference noise: the clean activation (the noise's expectation).
@@ -167,7 +162,7 @@ def test_activation_noise_generalizes_dropout():
     rng = NoiseRNG(8, 9)
     layer = ActivationNoise(nn.ReLU(), NoiseSpec.make("dropout", p), rng).train()
     a = torch.randn(200, 16, dtype=torch.float64)
-    twin = clone_generator(rng.generator(CPU, True))
+    twin = clone_generator(rng.generator(CPU))
     t = layer(a)
 
     # The same Bernoulli(1-p) keep mask m, from the same stream.

@@ -10,8 +10,10 @@ from sklearn.metrics import accuracy_score
 from torch import nn
 
 from sknoise import ActivationNoise, NoiseLayer, NoisyMLPClassifier
-from sknoise._data import _tensors_of
-from sknoise._inference import rows_per_chunk
+from sknoise._inference import plan_chunks
+from sknoise._layers import InferenceNoise
+
+from ._common import run_passes
 
 FAST = dict(hidden_layer_sizes=(16,), max_epochs=30, lr=0.02, early_stopping=False, random_state=0)
 
@@ -206,10 +208,11 @@ def test_early_stopping_stops_early_and_restores_best_weights(iris):
     assert len(curve) == clf.n_iter_ == len(clf.loss_curve_)
     best = int(np.argmin(curve))
     assert best < len(curve) - 1, "expected the last epochs to be no better than the best one"
-    # Recompute the validation loss of the returned model on skorch's own split.
+    assert clf.best_epoch_ == best + 1
+    # Recompute the validation loss of the returned model on the estimator's own split.
     net = clf.net_
-    _, valid = net.get_split_datasets(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y))
-    X_valid, y_valid = _tensors_of(valid)
+    _, valid = clf._split(torch.as_tensor(y))
+    X_valid, y_valid = torch.as_tensor(X[valid], dtype=torch.float32), torch.as_tensor(y[valid])
     assert len(X_valid) == math.ceil(0.1 * len(X))
     net.module_.eval()
     with torch.no_grad():
@@ -221,9 +224,8 @@ def test_early_stopping_stops_early_and_restores_best_weights(iris):
 def test_early_stopping_validation_split_is_stratified(iris):
     X, y = iris
     clf = fast(max_epochs=2, early_stopping=True, validation_fraction=0.2).fit(X, y)
-    _, valid = clf.net_.get_split_datasets(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y))
-    _, y_valid = _tensors_of(valid)
-    np.testing.assert_array_equal(np.bincount(y_valid.numpy()), [10, 10, 10])
+    _, valid = clf._split(torch.as_tensor(y))
+    np.testing.assert_array_equal(np.bincount(y[valid]), [10, 10, 10])
 
 
 # ----------------------------------------------------------------------------- placements and architecture
@@ -276,9 +278,8 @@ def test_block_order_with_batch_norm_and_dropout(iris, batch_norm):
     dropout = [m for m in noise_layers(clf) if m.train_noise.distribution.name == "dropout"]
     assert [m.train_noise.scale for m in dropout] == [0.2, 0.2]
     # Dropout stays off at inference even when inference noise is on.
-    clf.set_params(inference_noise="same")
-    clf.predict_proba(X[:5])
-    assert all(m.inference_noise is None for m in dropout)
+    assert all(m.inference_spec(InferenceNoise()) is None for m in dropout)
+    assert all(m.inference_spec(InferenceNoise()) is not None for m in noise_layers(clf) if m not in dropout)
 
 
 def test_dropout_trains_and_is_off_at_inference(iris):
@@ -372,12 +373,10 @@ def test_monte_carlo_inference_averages_T_passes(fitted, iris):
         np.testing.assert_array_equal(again_std, std)
         np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
 
-        # Manually: T noisy passes from the restarted inference stream, softmax, mean and spread.
+        # Manually: T noisy passes seeded by the inference seed, softmax, mean and spread.
         module = clf.net_.module_
-        module.noise_rng.reseed("inference")
         Xt = torch.as_tensor(X, dtype=torch.float32)
-        with torch.no_grad():
-            passes = torch.softmax(module(Xt.repeat(16, 1)).reshape(16, len(X), -1), dim=-1)
+        passes = torch.softmax(run_passes(module, Xt, 16, seed=module.noise_rng.seeds["inference"]), dim=-1)
         np.testing.assert_allclose(proba, passes.mean(0).numpy(), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(std, passes.std(0, correction=0).numpy(), rtol=1e-4, atol=1e-6)
     finally:
@@ -435,19 +434,13 @@ def test_chunked_inference_matches_one_chunk(fitted, iris, inference_noise):
         mb = 0.01
         clf.set_params(inference_memory_mb=mb)
         n_passes = T if inference_noise else 1
-        rows = rows_per_chunk(n_passes, clf._layer_widths(X.shape[1], 3), mb * 2**20)
-        assert rows < len(X)
+        plan = plan_chunks(n_passes, clf._layer_widths_, mb * 2**20)
+        assert plan.rows < len(X) and plan.passes == n_passes
         n_calls, chunked, chunked_std = count_forward_calls(clf, X)
-        assert n_calls == math.ceil(len(X) / rows) > 1
-        if inference_noise is None:
-            np.testing.assert_array_equal(chunked, proba)
-            np.testing.assert_array_equal(chunked_std, 0.0)
-        else:
-            # Different draws per row, the same distribution: equal up to Monte-Carlo error.
-            assert not np.array_equal(chunked, proba)
-            tolerance = 5 * np.sqrt(2.0 / T) * np.maximum(std, chunked_std) + 1e-6
-            assert (np.abs(chunked - proba) <= tolerance).all()
-            assert np.abs(chunked - proba).mean() < 0.02
+        assert n_calls == math.ceil(len(X) / plan.rows) > 1
+        # Common random numbers: the draws are shared by the rows, so chunks change nothing.
+        np.testing.assert_allclose(chunked, proba, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(chunked_std, std, rtol=1e-4, atol=1e-6)
     finally:
         clf.set_params(inference_noise=None, n_inference_samples=32, inference_memory_mb=None)
 

@@ -10,8 +10,10 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknoise._layers import NoiseRNG, NoiseSpec, set_inference_noise
+from sknoise._layers import NoiseRNG, NoiseSpec
 from sknoise._ninr import NINRClassifier, NINRNet, NoiseInjectionNode, ninr_phase
+
+from ._common import run_passes
 
 FAST = dict(hidden_layer_sizes=(16,), max_epochs=15, lr=0.01, early_stopping=False, random_state=0)
 
@@ -32,13 +34,15 @@ def test_node_adds_one_scalar_draw_per_row_along_the_niw():
     assert coef.std().item() == pytest.approx(2.0, rel=0.03)
 
 
-def test_node_is_off_in_eval_mode_until_inference_noise_is_set():
+def test_node_is_off_in_eval_mode_unless_monte_carlo_passes_run():
     n = node().eval()
     pre = torch.randn(50, 8)
     assert torch.equal(n(pre), pre)
-    set_inference_noise(n, NoiseSpec.make("gaussian", 1.0))
-    assert not torch.equal(n(pre), pre)
-    set_inference_noise(n, None)
+    passes = run_passes(n, pre, 6)
+    assert passes.shape == (6, 50, 8)
+    # One ε per pass, shared by the rows, along the NIW vector.
+    delta = passes - pre
+    torch.testing.assert_close(delta, delta[:, :1].expand_as(delta))
     assert torch.equal(n(pre), pre)
 
 

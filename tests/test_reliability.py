@@ -458,7 +458,7 @@ MEMORY_SCRIPT = textwrap.dedent(
     import json, resource, sys
     import numpy as np
     import sknoise
-    from sknoise._inference import rows_per_chunk
+    from sknoise._inference import plan_chunks
 
     name, n_rows, hidden = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     budget = None if sys.argv[4] == "None" else float(sys.argv[4])
@@ -472,8 +472,9 @@ MEMORY_SCRIPT = textwrap.dedent(
               inference_noise="same", n_inference_samples=T, inference_memory_mb=budget, **extra)
     clf.fit(X_train, y_train)
     X = rng.normal(size=(n_rows, n_features)).astype(np.float32)
-    widths = clf._layer_widths(n_features, n_classes)
-    rows = rows_per_chunk(T, widths, clf._inference_budget_bytes())
+    widths = clf._layer_widths_
+    plan = plan_chunks(T, widths, clf._inference_budget_bytes())
+    rows = plan.rows
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     proba = clf.predict_proba(X)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -481,9 +482,9 @@ MEMORY_SCRIPT = textwrap.dedent(
     print(json.dumps({
         "baseline": baseline, "peak": peak, "n_rows": n_rows, "n_features": n_features,
         "n_classes": n_classes, "chunk_rows": rows,
-        # The documented size of one chunk (rows_per_chunk): T copies of each row, the input
+        # The documented size of one chunk (plan_chunks): T copies of each row, the input
         # plus three tensors of the widest layer, float32; never above the budget.
-        "chunk_bytes": rows * T * 4 * (widths[0] + 3 * max(widths)),
+        "chunk_bytes": rows * plan.passes * 4 * (widths[0] + 3 * max(widths)),
         "budget_bytes": clf._inference_budget_bytes(),
     }))
     """

@@ -40,7 +40,7 @@ def test_optuna_space_uses_plain_choices_and_valid_parameters(cls):
         assert isinstance(dist, (FloatDistribution, IntDistribution, CategoricalDistribution))
         if isinstance(dist, CategoricalDistribution):
             assert all(isinstance(c, (str, int, float, bool)) or c is None for c in dist.choices)
-    assert {"noise", "noise_scale", "n_inference_samples"} <= set(space)
+    assert {"noise", "noise_scale", "lr"} <= set(space)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
