@@ -157,7 +157,7 @@ def inference_benchmark(X, y, n_rows: int, n_passes: int, repeats: int, device: 
     t = statistics.median(seconds)
     widths = [X.shape[1], *HIDDEN, 3]
     flops = n_passes * n_rows * sum(2 * a * b for a, b in zip(widths[:-1], widths[1:]))
-    from sknoise._inference import plan_chunks
+    from sknoise.nn._inference import plan_chunks
 
     chunk = plan_chunks(n_passes, widths, clf._inference_budget_bytes()).rows
     return {

@@ -45,7 +45,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from sknoise import NoisyMLPClassifier  # noqa: E402
-from sknoise._net import TrainingDivergedError  # noqa: E402
+from sknoise import TrainingDivergedError  # noqa: E402
 from sknoise._ninr import NINRClassifier, ninr_phase  # noqa: E402
 from sknoise._robustness import corrupt, plot_robustness, robustness_curve  # noqa: E402
 

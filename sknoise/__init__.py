@@ -2,51 +2,73 @@
 
 Estimators wrap PyTorch modules through skorch and follow the scikit-learn API:
 ``fit``/``predict``/``predict_proba``, pipelines, ``clone``, grid search, pickling.
+The torch building blocks (noise distributions, noise layers, the networks) live in
+:mod:`sknoise.nn`, which imports neither scikit-learn nor skorch; the most used of
+them are re-exported here.
 """
 
-from ._activations import available_activations, make_activation
-from ._ebm import BatchedAutoencoderEnergy, NoisyEBMClassifier
-from ._layers import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec
-from ._mlp import NoisyMLP, NoisyMLPClassifier
-from ._net import TrainingDivergedError, TrainingDivergedWarning
-from ._ninr import NINRClassifier, NINRNet, NIWNormRecorder, NoiseInjectionNode, ninr_phase
-from ._noise import NoiseDistribution, apply_noise, available_noises, get_noise
-from ._noisy_activations import HardSigmoid, HardTanh, NoisyHardActivation
+from ._ebm import NoisyEBMClassifier
+from ._mlp import NoisyMLPClassifier, NoisyMLPRegressor
+from ._ninr import NINRClassifier, NINRRegressor, NIWNormRecorder, ninr_phase
 from ._robustness import available_corruptions, corrupt, plot_robustness, robustness_curve
-from ._schedules import noise_schedule_factor
+from ._runtime._net import TrainingDivergedError, TrainingDivergedWarning
+from ._runtime._schedules import noise_schedule_factor
 from ._search import suggest_params
+from .nn import (
+    ActivationNoise,
+    BatchedAutoencoderEnergy,
+    HardSigmoid,
+    HardTanh,
+    NINRNet,
+    NoiseDistribution,
+    NoiseInjectionNode,
+    NoiseLayer,
+    NoiseRNG,
+    NoiseSpec,
+    NoisyHardActivation,
+    NoisyMLP,
+    NoisyModule,
+    apply_noise,
+    available_activations,
+    available_noises,
+    get_noise,
+    make_activation,
+)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ActivationNoise",
     "BatchedAutoencoderEnergy",
-    "NoisyEBMClassifier",
-    "NINRClassifier",
-    "NINRNet",
-    "NIWNormRecorder",
-    "NoiseInjectionNode",
     "HardSigmoid",
     "HardTanh",
-    "NoisyHardActivation",
+    "NINRClassifier",
+    "NINRNet",
+    "NINRRegressor",
+    "NIWNormRecorder",
     "NoiseDistribution",
+    "NoiseInjectionNode",
     "NoiseLayer",
     "NoiseRNG",
     "NoiseSpec",
+    "NoisyEBMClassifier",
+    "NoisyHardActivation",
     "NoisyMLP",
     "NoisyMLPClassifier",
+    "NoisyMLPRegressor",
+    "NoisyModule",
     "TrainingDivergedError",
     "TrainingDivergedWarning",
     "apply_noise",
-    "available_corruptions",
-    "corrupt",
-    "ninr_phase",
-    "plot_robustness",
-    "robustness_curve",
     "available_activations",
+    "available_corruptions",
     "available_noises",
+    "corrupt",
     "get_noise",
     "make_activation",
+    "ninr_phase",
     "noise_schedule_factor",
+    "plot_robustness",
+    "robustness_curve",
     "suggest_params",
 ]

@@ -12,130 +12,18 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
 
-from ._activations import activation_factory
-from ._base import COMMON_ATTRIBUTES_DOC, NoisyNetClassifier, parameters_doc, store_init_params
-from ._layers import ActivationNoise, NoiseRNG, NoiseSpec, NoisyModule, match_passes
+from ._runtime._data import Rows
+from ._runtime._docs import CLASSIFIER_ATTRIBUTES_DOC, CLASSIFIER_PARAMETERS_DOC, COMMON_ATTRIBUTES_DOC, parameters_doc
+from ._runtime._estimator import store_init_params
+from ._runtime._tasks import NoisyNetClassifier
+from .nn._layers import NoiseRNG, NoiseSpec
+from .nn._networks import BatchedAutoencoderEnergy, OwnClassEnergy
 
-__all__ = ["BatchedAutoencoderEnergy", "NoisyEBMClassifier"]
+__all__ = ["NoisyEBMClassifier"]
 
 ENERGY_AGGREGATES = ("mean", "logmeanexp")
 # One scalar is fitted: this many rows pin it down, and bound the Monte-Carlo cost of fit.
 MAX_CALIBRATION_ROWS = 1000
-
-
-class _BatchedLinear(nn.Module):
-    """K independent linear layers applied at once: ``(K, N, in) -> (K, N, out)``.
-
-    The first layer of the stack takes the shared input ``(N, in)``, broadcast to all
-    K models without a copy. Products are plain ``bmm`` with the bias added in place:
-    the fused ``addmm``/``baddbmm`` kernels round differently for a single row than
-    for many, and a row's prediction must not depend on the batch it comes in.
-    """
-
-    def __init__(self, n_models: int, width_in: int, width_out: int) -> None:
-        super().__init__()
-        bound = 1.0 / math.sqrt(width_in)  # nn.Linear's default initialization
-        self.weight = nn.Parameter(torch.empty(n_models, width_in, width_out).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(n_models, 1, width_out).uniform_(-bound, bound))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:
-            x = x.expand(len(self.weight), *x.shape)
-        return torch.bmm(x, self.weight).add_(self.bias)
-
-    def residual(self, hidden: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``layer(hidden) - x`` for every model, bias and subtraction applied in place."""
-        return torch.bmm(hidden, self.weight).add_(self.bias).sub_(x)
-
-
-class BatchedAutoencoderEnergy(NoisyModule):
-    """One autoencoder per class, all of them in one module; energy = reconstruction error.
-
-    Class ``k`` maps ``x`` through ``d -> h_1 -> ... -> h_L -> d`` with its own
-    weights; every hidden neuron carries activation noise ``t = f(a) + α z``. The
-    energy ``E_k(x)`` is the mean squared reconstruction error over the features.
-    While ``targets`` holds the labels of a training batch, each row goes through its
-    own class's model only; otherwise (validation, prediction) through all K. The
-    posterior ``softmax(-E / τ + log π)`` uses the buffers ``temperature`` and
-    ``log_prior`` that the estimator fits.
-
-    Parameters
-    ----------
-    n_features : int
-        Input width ``d``.
-    n_classes : int
-        Number ``K`` of class models.
-    hidden_layer_sizes : sequence of int
-        Hidden widths of each class's autoencoder (at least one).
-    activation : str or callable
-        An activation name, or ``activation(width)`` building the activation module of
-        a hidden layer of that width (see :func:`sknoise.make_activation`); the module
-        is shared by the K class models, whose activations it sees as ``(K, N, width)``.
-    noise : NoiseSpec
-        Training activation noise.
-    rng : NoiseRNG
-        Seeded source of every noise draw.
-    """
-
-    def __init__(
-        self,
-        n_features: int,
-        n_classes: int,
-        hidden_layer_sizes,
-        activation,
-        noise: NoiseSpec,
-        rng: NoiseRNG,
-    ) -> None:
-        super().__init__(rng)
-        activation = activation_factory(activation, rng)
-        widths = [n_features, *hidden_layer_sizes, n_features]
-        layers: list[nn.Module] = []
-        for i, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
-            layers.append(_BatchedLinear(n_classes, width_in, width_out))
-            if i < len(widths) - 2:
-                layers.append(ActivationNoise(activation(width_out), noise, rng))
-        self.layers = nn.Sequential(*layers)
-        # Set by the training loop (see _ShareTargets) for the batch at hand; None otherwise.
-        self.targets: torch.Tensor | None = None
-        self.register_buffer("temperature", torch.tensor(1.0))
-        self.register_buffer("log_prior", torch.full((n_classes,), -math.log(n_classes)))
-
-    def posterior(self, energies: torch.Tensor) -> torch.Tensor:
-        """Class probabilities ``softmax(-E / τ + log π)`` of energies ``(..., K)``."""
-        logits = -energies / self.temperature.to(energies.dtype) + self.log_prior.to(energies.dtype)
-        return torch.softmax(logits, dim=-1)
-
-    def _energies(self, x: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-        """Reconstruction errors ``(K, M)`` of ``x`` (shared ``(M, d)`` or per model ``(K, M, d)``)."""
-        *encoder, output = self.layers
-        hidden = x
-        for layer in encoder:
-            hidden = layer(hidden)
-        # Under Monte-Carlo inference the hidden rows are pass-major copies of the inputs.
-        residual = output.residual(hidden, match_passes(inputs, hidden))
-        # A norm is one reduction pass; squaring the (K, M, d) residual first would be two.
-        return torch.linalg.vector_norm(residual, dim=-1).square().div(x.shape[-1])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Energies ``(N, K)``; with ``targets`` set (training), only each row's own class column (the rest NaN)."""
-        if self.targets is None:
-            return self._energies(x, x).t()
-        return self._own_class_energies(x, self.targets)
-
-    def _own_class_energies(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        # Pack the rows by class into a padded (K, M, d) batch, M the largest class count,
-        # so each class model sees only its own rows: about 1/K of the dense work.
-        n_models = self.layers[0].weight.shape[0]
-        order = torch.argsort(y, stable=True)
-        y_sorted = y[order]
-        counts = torch.bincount(y, minlength=n_models)
-        starts = torch.cumsum(counts, 0) - counts
-        slot = torch.arange(len(y), device=x.device) - starts[y_sorted]
-        packed = x.new_zeros(n_models, int(counts.max()), x.shape[1])
-        packed[y_sorted, slot] = x[order]
-        own = self._energies(packed, packed)[y_sorted, slot]
-        energies = torch.full((len(x), n_models), float("nan"), device=x.device, dtype=x.dtype)
-        return energies.index_put((order, y_sorted), own)
 
 
 class _ShareTargets(Callback):
@@ -152,41 +40,33 @@ class _ShareTargets(Callback):
         net.module_.targets = None
 
 
-class OwnClassEnergy(nn.Module):
-    """Training loss: the mean energy of each row under its own class's model.
-
-    Only the row's own column enters the loss, so each row trains only its own
-    class's autoencoder (one-class training of every class at once).
-    """
-
-    def forward(self, energies: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return energies.gather(1, y.view(-1, 1)).mean()
-
-
-def _fit_temperature(energies: np.ndarray, y: np.ndarray, log_prior: np.ndarray) -> float:
+def _fit_temperature(
+    energies: np.ndarray, y: np.ndarray, log_prior: np.ndarray, weights: np.ndarray | None = None
+) -> float:
     """Temperature ``τ`` of ``softmax(-E/τ + log π)`` for labelled (held-out) rows.
 
-    The log loss is evaluated on a grid of ``log τ`` (three decades either side of the
-    energies' spread), with the targets smoothed towards uniform by ``ε = 1/(K n + 1)``
-    for ``n`` rows and ``K`` classes, so that a sample the model happens to separate
-    perfectly does not send ``τ`` to 0. Of the temperatures whose mean loss lies
-    within one standard error of the best, the largest is taken (the one-standard-error
-    rule): on a small calibration sample the minimum is noisy, and a larger ``τ`` errs
-    towards the prior, whose log loss is the entropy of the class shares, rather than
-    towards overconfidence.
+    The (sample-weighted) log loss is evaluated on a grid of ``log τ`` (three decades
+    either side of the energies' spread), with the targets smoothed towards uniform by
+    ``ε = 1/(K n + 1)`` for ``n`` rows and ``K`` classes, so that a sample the model
+    happens to separate perfectly does not send ``τ`` to 0. Of the temperatures whose
+    mean loss lies within one standard error of the best, the largest is taken (the
+    one-standard-error rule): on a small calibration sample the minimum is noisy, and a
+    larger ``τ`` errs towards the prior, whose log loss is the entropy of the class
+    shares, rather than towards overconfidence.
     """
     spread = float(np.std(energies))
     spread = spread if math.isfinite(spread) and spread > 0 else 1.0
     taus = spread * np.logspace(-3, 3, 121)
     eps = 1.0 / (energies.shape[1] * len(y) + 1)
+    w = np.ones(len(y)) if weights is None else weights / weights.mean()
     rows = np.arange(len(y))
     losses = np.empty((len(taus), len(y)))
     for i, tau in enumerate(taus):
         log_p = log_softmax(-energies / tau + log_prior, axis=1)
         losses[i] = -((1 - eps) * log_p[rows, y] + eps * log_p.mean(axis=1))
-    mean = losses.mean(axis=1)
+    mean = (losses * w).mean(axis=1)
     best = int(np.argmin(mean))
-    standard_error = (losses - losses[best]).std(axis=1) / math.sqrt(len(y))
+    standard_error = ((losses - losses[best]) * w).std(axis=1) / math.sqrt(len(y))
     within = np.flatnonzero(mean <= mean[best] + standard_error)
     return float(taus[within.max()])
 
@@ -227,6 +107,7 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        class_weight=None,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -347,37 +228,44 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         """
         check_is_fitted(self)
         X, y = self._validate_X_y(X, y, reset=False)
-        self._fit_temperature(X, self._encode_targets(y))
+        self._fit_temperature(Rows(X, self._encode_targets(y)))
         return self
 
-    def _fit_temperature(self, X: torch.Tensor, y: torch.Tensor, skip_non_finite: bool = False) -> None:
-        if len(y) > MAX_CALIBRATION_ROWS:
+    def _fit_temperature(self, rows: Rows, skip_non_finite: bool = False) -> None:
+        if len(rows) > MAX_CALIBRATION_ROWS:
             # Evenly spaced rows: deterministic, and class proportions survive sorted data.
-            keep = torch.linspace(0, len(y) - 1, MAX_CALIBRATION_ROWS).long()
-            X, y = X[keep], y[keep]
-        energies, y = self._energies(X, check_finite=not skip_non_finite), y.numpy()
+            rows = rows.subset(torch.linspace(0, len(rows) - 1, MAX_CALIBRATION_ROWS).long())
+        energies, y = self._energies(rows.X, check_finite=not skip_non_finite), rows.y.numpy()
+        w = None if rows.w is None else rows.w.double().numpy()
         finite = np.isfinite(energies).all(axis=1)
+        if w is not None:
+            finite &= w > 0
         if not finite.any():
             return  # nothing to calibrate on: the temperature stays as it was
         module = self.net_.module_
-        tau = _fit_temperature(energies[finite], y[finite], module.log_prior.double().numpy())
+        tau = _fit_temperature(energies[finite], y[finite], module.log_prior.double().numpy(),
+                               None if w is None else w[finite])
         module.temperature.fill_(tau)
 
-    def _after_training(self, train: tuple, valid: tuple | None) -> None:
+    def _after_training(self, train: Rows, valid: Rows | None) -> None:
         module = self.net_.module_
         module.targets = None  # in case training stopped inside a batch
-        # The prior counts every row fit was given (held-out rows too), across partial_fit calls.
-        labels = train[1] if valid is None else torch.cat([train[1], valid[1]])
-        counts = torch.bincount(labels, minlength=len(self.classes_)).double()
+        # The prior counts every row fit was given (held-out rows too, with their weights),
+        # across partial_fit calls.
+        counts = torch.zeros(len(self.classes_), dtype=torch.float64)
+        for part in (train, valid):
+            if part is not None:
+                weights = None if part.w is None else part.w.double()
+                counts += torch.bincount(part.y, weights=weights, minlength=len(self.classes_)).double()
         self._class_counts_ = counts + getattr(self, "_class_counts_", 0.0)
         # A class announced to partial_fit but not seen yet gets one pseudo-row.
         counts = self._class_counts_ + (self._class_counts_ == 0)
         module.log_prior.copy_((counts / counts.sum()).log())
         # The temperature is fitted on held-out rows when early stopping holds some out
         # (training rows are fitted too well, so their energies separate the classes too
-        # cleanly); partial_fit, which holds none out, fits it on its own rows.
-        # Rows too large for the network (a warned divergence) are left out.
-        self._fit_temperature(*(train if valid is None else valid), skip_non_finite=True)
+        # cleanly); partial_fit, which holds none out, fits it on its own rows. Rows too
+        # large for the network (a warned divergence) are left out.
+        self._fit_temperature(train if valid is None else valid, skip_non_finite=True)
 
 
 class _Posterior:
@@ -432,9 +320,13 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
     energy_aggregate : {{'mean', 'logmeanexp'}}, default='mean'
         How the energies of the ``T`` passes combine: their mean, or the Monte-Carlo
         free energy ``-log mean_t exp(-E_t)``. Read at prediction time.
+{CLASSIFIER_PARAMETERS_DOC}
+        Class and sample weights weigh each row's energy in the training loss, the
+        prior and the temperature's calibration.
 
     Attributes
     ----------
+{CLASSIFIER_ATTRIBUTES_DOC}
 {COMMON_ATTRIBUTES_DOC}
     temperature_ : float
         Temperature ``τ`` of ``softmax(-E/τ + log π)``, fitted after training under the

@@ -1,4 +1,9 @@
-"""NINRClassifier: Noise Injection Node Regularization (seed 001, methods.md section 2)."""
+"""NINRClassifier and NINRRegressor: Noise Injection Node Regularization.
+
+N. Levi, I. M. Bloch, M. Freytsis, T. Volansky, "Noise Injection Node Regularization for
+Robust Learning", 2022, arXiv:2210.15764; the training phases are from their "Noise
+Injection as a Probe of Deep Learning Dynamics", 2022, arXiv:2210.13599.
+"""
 
 from __future__ import annotations
 
@@ -6,131 +11,29 @@ import math
 from numbers import Real
 
 import numpy as np
-import torch
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Callback
 from torch import nn
 
-from ._activations import activation_factory
-from ._base import (
+from ._runtime._docs import (
+    CLASSIFIER_ATTRIBUTES_DOC,
+    CLASSIFIER_PARAMETERS_DOC,
     COMMON_ATTRIBUTES_DOC,
-    LogitNetClassifier,
-    NoisyNetClassifier,
+    REGRESSOR_ATTRIBUTES_DOC,
+    REGRESSOR_PARAMETERS_DOC,
     parameters_doc,
-    store_init_params,
 )
-from ._layers import NoiseRNG, NoiseSource, NoiseSpec, NoisyModule, expand_passes, flatten_passes
-from ._noise import MULTIPLICATIVE_NOISES
+from ._runtime._estimator import store_init_params
+from ._runtime._tasks import LogitNetClassifier, NoisyNetRegressor
+from .nn._layers import NoiseRNG, NoiseSpec
+from .nn._networks import NINRNet
+from .nn._noise import MULTIPLICATIVE_NOISES
 
-__all__ = ["NoiseInjectionNode", "NINRNet", "NINRClassifier", "NIWNormRecorder", "ninr_phase", "NINR_PHASES"]
+__all__ = ["NINRClassifier", "NINRRegressor", "NIWNormRecorder", "ninr_phase", "NINR_PHASES", "NIN_PLACEMENTS"]
 
 NIN_PLACEMENTS = ("input", "all")
 NINR_PHASES = ("decoupled", "decay", "catapult", "divergent")
-
-
-class NoiseInjectionNode(NoiseSource):
-    """One scalar noise source per example, wired to every unit of a layer by trainable weights.
-
-    Adds ``σ ε · w`` to the layer's pre-activation, where ``ε`` is one normalized draw
-    per row, ``σ`` the noise scale and ``w`` the noise-injection weights (NIW), a
-    trainable vector with one entry per unit. Like every :class:`~sknoise.NoiseSource`
-    the node is on in training mode and off in eval mode, unless Monte-Carlo
-    inference switches it on (then one ``ε`` per pass, shared by the rows).
-
-    Parameters
-    ----------
-    width : int
-        Number of units the node feeds.
-    noise : NoiseSpec
-        Distribution of ``ε`` and the scale ``σ`` (an additive kind).
-    init_scale : float
-        Standard deviation of the Gaussian NIW initialization.
-    rng : NoiseRNG
-        Shared, seeded source of randomness.
-    """
-
-    def __init__(self, width: int, noise: NoiseSpec, init_scale: float, rng: NoiseRNG) -> None:
-        super().__init__(noise, rng)
-        self.niw = nn.Parameter(torch.randn(width) * init_scale)
-
-    def forward(self, pre: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            spec = self.train_noise
-            if not spec.active:
-                return pre
-            eps = spec.distribution.sample((pre.shape[0], 1), generator=self.rng.generator(pre.device),
-                                           device=pre.device, dtype=pre.dtype)
-            return torch.addcmul(pre, eps.mul_(self.training_scale()), self.niw)
-        active = self.monte_carlo_spec()
-        if active is None:
-            return pre
-        mc, spec = active
-        sigma_eps = self.monte_carlo_draws(mc, spec, (1, 1), pre)  # (T, 1, 1)
-        return flatten_passes(expand_passes(pre, mc) + sigma_eps * self.niw, mc)
-
-
-class NINRNet(NoisyModule):
-    """A fully connected network with noise injection nodes.
-
-    Each layer computes ``f(W h + b + σ ε_l w_l)``; the node term exists for the first
-    layer only (``'input'``, in-NINR) or for every layer, output logits included
-    (``'all'``, full-NINR), each layer with its own independent ``ε_l``.
-
-    Parameters
-    ----------
-    n_features, n_classes : int
-        Input and output widths.
-    hidden_layer_sizes : sequence of int
-        Widths of the hidden layers (may be empty).
-    activation : str or callable
-        An activation name, or ``activation(width)`` building the activation module
-        of a layer of that width (see :func:`sknoise.make_activation`).
-    noise : NoiseSpec
-        Distribution of ``ε`` and ``σ``.
-    nin_placement : {'input', 'all'}
-        Where noise injection nodes connect.
-    niw_init_scale : float
-        Standard deviation of the NIW initialization.
-    rng : NoiseRNG
-        Shared source of randomness.
-    """
-
-    def __init__(
-        self,
-        n_features: int,
-        n_classes: int,
-        hidden_layer_sizes,
-        activation,
-        noise: NoiseSpec,
-        nin_placement: str,
-        niw_init_scale: float,
-        rng: NoiseRNG,
-    ) -> None:
-        super().__init__(rng)
-        widths = [n_features, *hidden_layer_sizes, n_classes]
-        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        activation = activation_factory(activation, rng)
-        self.activations = nn.ModuleList(activation(width) for width in hidden_layer_sizes)
-        n_nodes = 1 if nin_placement == "input" else len(self.linears)
-        self.nodes = nn.ModuleList(
-            NoiseInjectionNode(widths[i + 1], noise, niw_init_scale, rng) for i in range(n_nodes)
-        )
-
-    def niw_norms(self) -> list[float]:
-        """L2 norm of each node's noise-injection weights, first layer first."""
-        with torch.no_grad():
-            return [float(node.niw.norm()) for node in self.nodes]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        for i, linear in enumerate(self.linears):
-            h = linear(h)
-            if i < len(self.nodes):
-                h = self.nodes[i](h)
-            if i < len(self.activations):
-                h = self.activations[i](h)
-        return h
 
 
 def _total_norm(norms: list[float]) -> float:
@@ -226,9 +129,10 @@ def ninr_phase(history, *, rise: float = 1.5, fall: float = 0.5, decay_to: float
     return "decay" if end <= decay_to * start else "decoupled"
 
 
-class NINRClassifier(LogitNetClassifier):
-    _parameter_constraints: dict = {
-        **NoisyNetClassifier._parameter_constraints,
+class _NINRNetwork:
+    """What both NINR estimators share: the network with its nodes, their parameters and callbacks."""
+
+    _network_constraints: dict = {
         "nin_placement": [StrOptions(set(NIN_PLACEMENTS))],
         "niw_init_scale": [Interval(Real, 0, None, closed="left")],
     }
@@ -241,6 +145,56 @@ class NINRClassifier(LogitNetClassifier):
             "noise_scale": FloatDistribution(0.05, 10.0, log=True),
         },
         "grid": {"nin_placement": ["input", "all"], "noise_scale": [0.1, 0.5, 1.0, 2.0]},
+    }
+
+    _history_keys_not_printed = ("niw_norm_per_layer",)
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        for name in ("noise", "inference_noise"):
+            value = getattr(self, name)
+            if isinstance(value, str) and value in MULTIPLICATIVE_NOISES:
+                raise ValueError(
+                    f"{name}={value!r} is multiplicative, but a noise injection node carries additive noise "
+                    "(a mask of a zero signal is zero); choose an additive kind such as 'gaussian'."
+                )
+
+    def _build_module(self, n_features: int, n_outputs: int, rng: NoiseRNG) -> nn.Module:
+        return NINRNet(
+            n_features,
+            n_outputs,
+            self._hidden_sizes,
+            self._activation_factory(rng),
+            NoiseSpec.make(self.noise, self.noise_scale),
+            self.nin_placement,
+            self.niw_init_scale,
+            rng,
+        )
+
+    def _divergence_settings(self) -> str:
+        return (f"{super()._divergence_settings()}, nin_placement={self.nin_placement!r}, "
+                f"niw_init_scale={self.niw_init_scale!r}")
+
+    def _extra_callbacks(self) -> list:
+        return [("niw_norm", NIWNormRecorder())]
+
+    @property
+    def niw_norm_curve_(self) -> list[float]:
+        """Overall L2 norm of the noise-injection weights at the end of each epoch."""
+        return self.net_.history[:, "niw_norm"]
+
+    @property
+    def phase_(self) -> str:
+        """The training phase named by :func:`ninr_phase` with its default thresholds."""
+        return ninr_phase(self.net_.history)
+
+
+
+
+class NINRClassifier(_NINRNetwork, LogitNetClassifier):
+    _parameter_constraints: dict = {
+        **LogitNetClassifier._parameter_constraints,
+        **_NINRNetwork._network_constraints,
     }
 
     def __init__(
@@ -271,6 +225,7 @@ class NINRClassifier(LogitNetClassifier):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        class_weight=None,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -279,49 +234,54 @@ class NINRClassifier(LogitNetClassifier):
     ) -> None:
         store_init_params(self, locals())
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        for name in ("noise", "inference_noise"):
-            value = getattr(self, name)
-            if isinstance(value, str) and value in MULTIPLICATIVE_NOISES:
-                raise ValueError(
-                    f"{name}={value!r} is multiplicative, but a noise injection node carries additive noise "
-                    "(a mask of a zero signal is zero); choose an additive kind such as 'gaussian'."
-                )
 
-    def _build_module(self, n_features: int, n_classes: int, rng: NoiseRNG) -> nn.Module:
-        return NINRNet(
-            n_features,
-            n_classes,
-            self._hidden_sizes,
-            self._activation_factory(rng),
-            NoiseSpec.make(self.noise, self.noise_scale),
-            self.nin_placement,
-            self.niw_init_scale,
-            rng,
-        )
+class NINRRegressor(_NINRNetwork, NoisyNetRegressor):
+    _parameter_constraints: dict = {
+        **NoisyNetRegressor._parameter_constraints,
+        **_NINRNetwork._network_constraints,
+    }
 
-    def _divergence_settings(self) -> str:
-        return (f"{super()._divergence_settings()}, nin_placement={self.nin_placement!r}, "
-                f"niw_init_scale={self.niw_init_scale!r}")
+    def __init__(
+        self,
+        hidden_layer_sizes=(256, 256),
+        *,
+        activation="relu",
+        nin_placement="input",
+        noise="gaussian",
+        noise_scale=1.0,
+        niw_init_scale=1.0,
+        inference_noise=None,
+        inference_noise_scale=None,
+        n_inference_samples=32,
+        inference_memory_mb=None,
+        noise_schedule="constant",
+        noise_schedule_end=0.0,
+        noise_schedule_epochs=None,
+        activation_mixing=None,
+        activation_noise_constant=None,
+        optimizer="adam",
+        lr=1e-3,
+        weight_decay=0.0,
+        momentum=0.9,
+        batch_size="auto",
+        max_epochs=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        loss="squared_error",
+        huber_delta=1.0,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        on_divergence="raise",
+    ) -> None:
+        store_init_params(self, locals())
 
-    _history_keys_not_printed = ("niw_norm_per_layer",)
 
-    def _extra_callbacks(self) -> list:
-        return [("niw_norm", NIWNormRecorder())]
-
-    @property
-    def niw_norm_curve_(self) -> list[float]:
-        """Overall L2 norm of the noise-injection weights at the end of each epoch."""
-        return self.net_.history[:, "niw_norm"]
-
-    @property
-    def phase_(self) -> str:
-        """The training phase named by :func:`ninr_phase` with its default thresholds."""
-        return ninr_phase(self.net_.history)
-
-
-NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regularization (NINR).
+def _docstring(task: str, task_parameters: str, task_attributes: str, examples: str) -> str:
+    return f"""{task.capitalize()} trained with Noise Injection Node Regularization (NINR).
 
     A fully connected network in which a noise injection node (NIN), one scalar noise
     ``ε`` per example, feeds every unit of a layer through trainable noise-injection
@@ -344,7 +304,7 @@ NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regula
         See :func:`sknoise.available_activations`.
     nin_placement : {{'input', 'all'}}, default='input'
         ``'input'``: in-NINR, a node at the first layer. ``'all'``: full-NINR, a node
-        at every layer including the output logits.
+        at every layer including the output layer.
 {parameters_doc(
     noise="gaussian", noise_scale=1.0, inference_noise=None, n_inference_samples=32, lr=1e-3,
     weight_decay=0.0, max_epochs=200, early_stopping=True, n_iter_no_change=10)}
@@ -355,9 +315,11 @@ NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regula
         standardized inputs a first-layer pre-activation has a standard deviation
         near 0.6 at initialization, so ``σ_ε · niw_init_scale`` well above that makes
         noise dominate at the start, as NINR intends.
+{task_parameters}
 
     Attributes
     ----------
+{task_attributes}
 {COMMON_ATTRIBUTES_DOC}
     niw_norm_curve_ : list of float
         NIW norm at the end of each epoch. ``history_`` holds more, written by
@@ -369,7 +331,7 @@ NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regula
     See Also
     --------
     ninr_phase : Names the phase of a run from its NIW-norm trajectory.
-    NoisyMLPClassifier : Noise at fixed placements (input noise is corrupted-data training).
+    NoisyMLP{task.capitalize()} : Noise at fixed placements (input noise is corrupted-data training).
 
     References
     ----------
@@ -381,6 +343,15 @@ NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regula
 
     Examples
     --------
+{examples}
+    """
+
+
+NINRClassifier.__doc__ = _docstring(
+    "classifier",
+    CLASSIFIER_PARAMETERS_DOC,
+    CLASSIFIER_ATTRIBUTES_DOC,
+    """\
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.preprocessing import StandardScaler
     >>> from sknoise import NINRClassifier
@@ -392,5 +363,21 @@ NINRClassifier.__doc__ = f"""Classifier trained with Noise Injection Node Regula
     >>> len(clf.niw_norm_curve_) == clf.n_iter_
     True
     >>> clf.phase_ in ("decoupled", "decay", "catapult", "divergent")
-    True
-    """
+    True""",
+)
+
+NINRRegressor.__doc__ = _docstring(
+    "regressor",
+    REGRESSOR_PARAMETERS_DOC,
+    REGRESSOR_ATTRIBUTES_DOC,
+    """\
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sknoise import NINRRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = NINRRegressor((32,), noise_scale=0.5, max_epochs=30, random_state=0)
+    >>> reg.fit(StandardScaler().fit_transform(X), y).predict(X[:2]).shape
+    (2,)
+    >>> reg.phase_ in ("decoupled", "decay", "catapult", "divergent")
+    True""",
+)

@@ -3,8 +3,8 @@ expected failures of scikit-learn's common checks with their reasons."""
 
 import torch
 
-from sknoise import NINRClassifier, NoisyEBMClassifier, NoisyMLPClassifier
-from sknoise._layers import InferenceNoise, monte_carlo
+from sknoise import NINRClassifier, NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
+from sknoise.nn._layers import InferenceNoise, monte_carlo
 
 # Small and short enough for the ~40 common checks, yet accurate enough for
 # check_classifiers_train (accuracy > 0.83 on its blobs).
@@ -31,12 +31,35 @@ CHECK_PARAMS = {
         early_stopping=False,
         random_state=0,
     ),
+    # ... and for check_regressors_train (R^2 > 0.5 on its data).
+    NoisyMLPRegressor: dict(
+        hidden_layer_sizes=(16,),
+        max_epochs=40,
+        lr=0.01,
+        early_stopping=False,
+        random_state=0,
+    ),
+    NINRRegressor: dict(
+        hidden_layer_sizes=(16,),
+        max_epochs=40,
+        lr=0.01,
+        noise_scale=0.5,
+        early_stopping=False,
+        random_state=0,
+    ),
 }
 
+# Mini-batch training is random: integer sample weights act as repeated rows in
+# expectation, not exactly (the number and composition of the mini-batches differ).
+# tests/test_weights.py checks the equivalence up to that randomness.
+_WEIGHTS_ARE_NOT_EXACT_REPETITIONS = (
+    "stochastic mini-batch training: integer weights equal repeated rows in expectation only; "
+    "tests/test_weights.py checks it with a tolerance"
+)
+
 EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
-    NoisyMLPClassifier: {},
-    NINRClassifier: {},
-    NoisyEBMClassifier: {},
+    cls: {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS_ARE_NOT_EXACT_REPETITIONS}
+    for cls in CHECK_PARAMS
 }
 
 

@@ -141,6 +141,7 @@ NON_DEFAULT = dict(
     validation_fraction=0.2,
     n_iter_no_change=3,
     tol=1e-3,
+    class_weight={0: 2.0},
     device="auto",
     random_state=3,
     verbose=1,

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from sknoise import ActivationNoise, NoiseLayer, NoiseRNG, NoiseSpec, get_noise
-from sknoise._layers import InferenceNoise, NoisyModule
+from sknoise.nn._layers import InferenceNoise, NoisyModule
 
 from ._common import run_passes
 

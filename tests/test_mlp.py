@@ -10,8 +10,9 @@ from sklearn.metrics import accuracy_score
 from torch import nn
 
 from sknoise import ActivationNoise, NoiseLayer, NoisyMLPClassifier
-from sknoise._inference import plan_chunks
-from sknoise._layers import InferenceNoise
+from sknoise._runtime._data import Rows
+from sknoise.nn._inference import plan_chunks
+from sknoise.nn._layers import InferenceNoise
 
 from ._common import run_passes
 
@@ -211,8 +212,8 @@ def test_early_stopping_stops_early_and_restores_best_weights(iris):
     assert clf.best_epoch_ == best + 1
     # Recompute the validation loss of the returned model on the estimator's own split.
     net = clf.net_
-    _, valid = clf._split(torch.as_tensor(y))
-    X_valid, y_valid = torch.as_tensor(X[valid], dtype=torch.float32), torch.as_tensor(y[valid])
+    valid = clf._split(Rows(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y)))[1]
+    X_valid, y_valid = valid.X, valid.y
     assert len(X_valid) == math.ceil(0.1 * len(X))
     net.module_.eval()
     with torch.no_grad():
@@ -224,8 +225,8 @@ def test_early_stopping_stops_early_and_restores_best_weights(iris):
 def test_early_stopping_validation_split_is_stratified(iris):
     X, y = iris
     clf = fast(max_epochs=2, early_stopping=True, validation_fraction=0.2).fit(X, y)
-    _, valid = clf._split(torch.as_tensor(y))
-    np.testing.assert_array_equal(np.bincount(y[valid]), [10, 10, 10])
+    valid = clf._split(Rows(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y)))[1]
+    np.testing.assert_array_equal(np.bincount(valid.y.numpy()), [10, 10, 10])
 
 
 # ----------------------------------------------------------------------------- placements and architecture

@@ -10,8 +10,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknoise._layers import NoiseRNG, NoiseSpec
-from sknoise._ninr import NINRClassifier, NINRNet, NoiseInjectionNode, ninr_phase
+from sknoise.nn._layers import NoiseRNG, NoiseSpec
+from sknoise._ninr import NINRClassifier, ninr_phase
+from sknoise.nn._networks import NINRNet, NoiseInjectionNode
 
 from ._common import run_passes
 
@@ -190,7 +191,7 @@ def test_cuda_fit_and_predict(iris):
 
 
 def test_divergence_names_the_nin_settings(iris):
-    from sknoise._net import TrainingDivergedError
+    from sknoise import TrainingDivergedError
 
     X, y = iris
     clf = NINRClassifier(**{**FAST, "lr": 50.0}, optimizer="sgd", momentum=0.0, noise_scale=100.0)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sknoise import NoiseDistribution, apply_noise, available_noises, get_noise
-from sknoise._noise import MULTIPLICATIVE_NOISES
+from sknoise.nn._noise import MULTIPLICATIVE_NOISES
 
 N_DRAWS = 200_000
 ADDITIVE = [n for n in available_noises() if get_noise(n).kind == "additive"]

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from sknoise import available_activations, make_activation
-from sknoise._layers import NoiseRNG
-from sknoise._noisy_activations import NOISY_ACTIVATIONS, NoisyHardActivation, hard_sigmoid, hard_tanh
+from sknoise.nn._layers import NoiseRNG
+from sknoise.nn._noisy_activations import NOISY_ACTIVATIONS, NoisyHardActivation, hard_sigmoid, hard_tanh
 
 from ._common import run_passes
 

@@ -458,7 +458,7 @@ MEMORY_SCRIPT = textwrap.dedent(
     import json, resource, sys
     import numpy as np
     import sknoise
-    from sknoise._inference import plan_chunks
+    from sknoise.nn._inference import plan_chunks
 
     name, n_rows, hidden = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     budget = None if sys.argv[4] == "None" else float(sys.argv[4])

@@ -5,6 +5,7 @@ surprising results), H (scikit-learn habits) and R (reliability findings).
 """
 
 import io
+from pathlib import Path
 import pickle
 import re
 import threading
@@ -323,7 +324,7 @@ def test_H5_every_parameter_is_described_and_the_papers_are_cited(cls):
 
 def test_H5_error_messages_cite_readme_sections_that_exist():
     readme = open("README.md").read()
-    source = "".join(open(f"sknoise/{m}").read() for m in ("_base.py",))
+    source = "".join(p.read_text() for p in Path("sknoise").rglob("*.py"))
     for section in re.findall(r"README, '([^']+)'", source):
         assert section in readme, section
 

@@ -17,7 +17,7 @@ import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback
 
-from ._data import TensorBatches
+from ._data import TensorBatches, features_of, weights_of
 
 __all__ = [
     "TensorNetClassifier",
@@ -63,6 +63,26 @@ class _TensorDataPath:
     def get_iterator(self, dataset, training: bool = False) -> TensorBatches:
         batch_size = len(dataset) if self.batch_size == -1 else self.batch_size
         return TensorBatches(dataset, batch_size, shuffle=training, generator=self.shuffle_generator_)
+
+    def infer(self, x, **fit_params):
+        # Sample weights travel with the features; they weigh the loss, the module never sees them.
+        return super().infer(features_of(x), **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The (sample-weighted) mean of the criterion's per-row losses.
+
+        The criteria return one loss per row (``reduction='none'``; several outputs are
+        averaged per row); with sample weights ``w`` the batch loss is
+        ``sum(w * loss) / sum(w)``, so integer weights act as repeated rows.
+        """
+        losses = self.criterion_(y_pred, y_true)
+        if losses.dim() > 1:
+            losses = losses.flatten(1).mean(dim=1)
+        weights = weights_of(X)
+        if weights is None:
+            return losses.mean()
+        # A batch of zero-weight rows contributes nothing (and no 0/0).
+        return (losses * weights).sum() / weights.sum().clamp_min(torch.finfo(losses.dtype).tiny)
 
 
 class TensorNetClassifier(_TensorDataPath, NeuralNetClassifier):
@@ -178,7 +198,7 @@ class LastGoodEpoch(Callback):
         if not math.isfinite(loss):
             self._diverged(net, f"the {key.replace('_', ' ')} became {loss}")
         if training:
-            self._last_inputs = batch[0]
+            self._last_inputs = features_of(batch[0])
 
     def on_epoch_end(self, net, **kwargs) -> None:
         inputs = self.__dict__.pop("_last_inputs", None)

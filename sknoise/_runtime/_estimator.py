@@ -1,16 +1,13 @@
 """Machinery shared by every sknoise estimator: validation, training and inference.
 
-:class:`NoisyNetEstimator` knows nothing of the task. The task layers
-(:class:`NoisyNetClassifier`, and :class:`LogitNetClassifier` for networks that output
-logits) add target encoding, the loss, how the T passes reduce and ``score``; an
-estimator adds its network module and its own callbacks.
+:class:`NoisyNetEstimator` knows nothing of the task. The task layers in ``_tasks``
+(classification and regression) add target encoding, the loss, how the T passes
+reduce and ``score``; an estimator adds its network module and its own callbacks.
 """
 
 from __future__ import annotations
 
 import math
-import textwrap
-import warnings
 from abc import abstractmethod
 from collections.abc import Callable
 from functools import partial
@@ -19,35 +16,33 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn import get_config
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
 from torch.distributions import Distribution
 
-from ._activations import available_activations, make_activation
-from ._inference import plan_chunks, predict_passes
-from ._layers import InferenceNoise, NoiseRNG, NoiseSpec
+from .._search import NOISE_SEARCH_SPACE, with_prefix
+from ..nn._activations import available_activations, make_activation
+from ..nn._inference import plan_chunks, predict_passes
+from ..nn._layers import InferenceNoise, NoiseRNG, NoiseSpec, NoisyModule
+from ..nn._noise import MULTIPLICATIVE_NOISES, available_noises, get_noise
+from ._data import Rows
 from ._net import (
     BestEpoch,
     LastGoodEpoch,
-    TensorNetClassifier,
     print_plain,
     restore_training_state,
     snapshot_training_state,
 )
-from ._noise import MULTIPLICATIVE_NOISES, available_noises, get_noise
 from ._schedules import NOISE_SCHEDULES, NoiseScheduler
-from ._search import NOISE_SEARCH_SPACE, with_prefix
 from ._validation import (
     check_callbacks,
-    check_classes_argument,
     check_device,
     check_float32_range,
     check_no_booleans_as_numbers,
@@ -56,15 +51,7 @@ from ._validation import (
     column_names,
 )
 
-__all__ = [
-    "NoisyNetEstimator",
-    "NoisyNetClassifier",
-    "LogitNetClassifier",
-    "COMMON_ATTRIBUTES_DOC",
-    "COMMON_PARAMETERS_DOC",
-    "parameters_doc",
-    "store_init_params",
-]
+__all__ = ["NoisyNetEstimator", "store_init_params", "CHECK_ROWS"]
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -76,143 +63,7 @@ _OPTIMIZERS = {
 _NOISE_CONSTRAINT = [StrOptions(set(available_noises())), callable, Distribution, None]
 
 # Rows the checks after fit look at (collapse warning); evenly spaced, deterministic.
-_CHECK_ROWS = 2000
-
-COMMON_PARAMETERS_DOC = """\
-    noise : str, callable or torch Distribution, default={noise!r}
-        Distribution of the normalized noise ``z``; see :func:`sknoise.available_noises`
-        (``'gaussian'``, ``'uniform'``, ``'laplace'``, ``'logistic'``, ``'cauchy'``,
-        ``'gumbel'``, ``'rademacher'``, ``'none'``, and the multiplicative
-        ``'dropout'`` and ``'gaussian_dropout'``). A callable
-        ``fn(shape, generator=, device=, dtype=)`` or a scalar torch Distribution
-        supplies custom noise (a fitted model pickles whenever it does).
-    noise_scale : float, default={noise_scale!r}
-        The noise scale ``α`` in ``t = s + α z``; for multiplicative kinds the drop
-        rate, in ``[0, 1)``.
-    inference_noise : None, 'same', str, callable or torch Distribution, default={inference_noise!r}
-        Noise kept on at prediction time. ``None``: a deterministic network (noise
-        replaced by its expectation). ``'same'``: the noise the model was trained with
-        (changing ``noise`` or ``noise_scale`` after fit does not change it). Any other
-        value: that distribution. With noise on, :meth:`predict_proba` averages
-        ``n_inference_samples`` noisy passes. The passes use common random numbers:
-        their draws are shared by all rows of a call, so a row's prediction depends on
-        that row, the model and ``random_state`` only.
-    inference_noise_scale : float or None, default=None
-        Scale of the inference noise; ``None`` reuses the training scale.
-    n_inference_samples : int, default={n_inference_samples!r}
-        Number ``T`` of Monte-Carlo passes when inference noise is on.
-    inference_memory_mb : float or None, default=None
-        Memory budget of one vectorized chunk of Monte-Carlo passes, in MiB;
-        ``None`` uses scikit-learn's ``working_memory`` setting (1024 by default).
-        Chunks split the rows and, when one row's T passes exceed it, the passes.
-        The inference parameters above are read at prediction time, so they can be
-        changed on a fitted model with ``set_params``.
-    noise_schedule : {{'constant', 'linear', 'exponential', 'cosine'}} or callable, default='constant'
-        How every training noise scale (noise layers, noise injection nodes, the noisy
-        activations' ``c``; not the ``dropout`` rate, a regularizer of its own) evolves
-        over ``noise_schedule_epochs`` epochs: a factor going from 1 to
-        ``noise_schedule_end``, or ``fn(epoch, n_epochs) -> factor``; see
-        :func:`sknoise.noise_schedule_factor`. With early stopping, training never stops
-        before the schedule's end. The history records ``noise_scale`` and
-        ``noise_scale_factor`` per epoch.
-    noise_schedule_end : float, default=0.0
-        The factor reached on the last epoch by the built-in decaying schedules.
-    noise_schedule_epochs : int or None, default=None
-        Length of the schedule in epochs; ``None`` is ``max_epochs``.
-    activation_mixing : float or None, default=None
-        Mixing constant ``α`` of the noisy activations (``'nan_tanh'``, ...);
-        ``None`` keeps the reference value of each variant.
-    activation_noise_constant : float or None, default=None
-        Noise constant ``c`` of the noisy activations; ``None`` keeps the reference value.
-    optimizer : {{'adam', 'adamw', 'sgd', 'rmsprop'}} or torch optimizer class, default='adam'
-        The optimizer: a name, or a ``torch.optim.Optimizer`` subclass called with
-        ``lr`` and ``weight_decay``.
-    lr : float, default={lr!r}
-        Learning rate.{lr_why}
-    weight_decay : float, default={weight_decay!r}
-        L2 penalty passed to the optimizer.{weight_decay_why}
-    momentum : float, default=0.9
-        Momentum, used by ``'sgd'`` and ``'rmsprop'`` only.
-    batch_size : int or 'auto', default='auto'
-        Rows per mini-batch; ``'auto'`` is ``min(256, n_rows)`` for the rows of each
-        ``fit`` or ``partial_fit`` call.
-    max_epochs : int, default={max_epochs!r}
-        Passes over the training data (an upper bound with early stopping).
-    early_stopping : bool, default={early_stopping!r}
-        In ``fit``: hold out ``validation_fraction`` of the training rows (stratified
-        where the class counts allow), stop when the validation loss has not improved
-        by ``tol`` (relative) for ``n_iter_no_change`` epochs, and restore the weights
-        of the best epoch (``best_epoch_``), Ctrl-C included. ``partial_fit`` always
-        trains one epoch on every row it is given.
-    validation_fraction : float, default=0.1
-        Share of the training rows held out for early stopping (and for the
-        calibration that estimators make after training).
-    n_iter_no_change : int, default={n_iter_no_change!r}
-        Patience of early stopping: epochs without improvement before training stops.{n_iter_no_change_why}
-    tol : float, default=1e-4
-        Relative improvement of the validation loss that counts as one: below
-        ``best * (1 - tol)``.
-    device : {{'cpu', 'cuda', 'auto'}} or str, default='cpu'
-        Torch device; ``'auto'`` picks CUDA when it is available.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialization, shuffling, the validation split and every
-        noise draw (training and inference streams apart).
-    verbose : int, default=0
-        Print skorch's per-epoch table when positive.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks (or ``(name, callback)`` tuples) for the training loop;
-        skorch's own (``EpochScoring('roc_auc')``, ...) work on the net, whose labels
-        are the encoded ``0..K-1``.
-    on_divergence : {{'raise', 'warn'}}, default='raise'
-        What to do when training diverges (a NaN or inf loss, weights or optimizer
-        state; heavy-tailed noise, a large scale or learning rate, or unscaled inputs):
-        ``'raise'`` a :class:`sknoise.TrainingDivergedError` naming the settings (a
-        failed ``fit`` leaves the estimator unfitted, a failed ``partial_fit`` leaves
-        the model it had), or ``'warn'`` (:class:`sknoise.TrainingDivergedWarning`),
-        stop, and keep the weights and optimizer state of the last finished epoch."""
-
-
-COMMON_ATTRIBUTES_DOC = """\
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    n_features_in_ : int
-        Number of features seen in fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features, when X was a DataFrame with string column names.
-    net_ : skorch.NeuralNetClassifier
-        The trained skorch net; ``net_.module_`` is the torch module and
-        ``net_.predict_proba`` works on arrays (without Monte-Carlo inference).
-    history_ : skorch.History
-        Per-epoch training record (train_loss, valid_loss, dur, ...).
-    loss_curve_ : list of float
-        Training loss per epoch.
-    validation_loss_curve_ : list of float or None
-        Validation loss per epoch (with early stopping).
-    best_loss_ : float or None
-        The lowest training loss of the fit; None with early stopping (as scikit-learn's MLP).
-    best_validation_loss_ : float or None
-        The validation loss of the restored epoch; None without early stopping.
-    best_validation_score_ : float or None
-        ``score`` of the final model on the held-out rows; None without early stopping.
-    best_epoch_ : int
-        The (1-based) epoch whose weights the model holds: the best validation epoch
-        with early stopping, the last epoch otherwise.
-    n_iter_ : int
-        Number of epochs run.
-    device_ : str
-        Device of the fitted network."""
-
-
-def parameters_doc(why: dict[str, str] | None = None, **defaults) -> str:
-    """The shared parameter documentation with an estimator's defaults and, where its
-    default differs from the other estimators', the reason (``why[name]``)."""
-    why = why or {}
-    notes = {
-        f"{name}_why": ("\n" + textwrap.fill(why[name], 84, initial_indent=" " * 8, subsequent_indent=" " * 8))
-        if name in why else ""
-        for name in ("lr", "weight_decay", "n_iter_no_change")
-    }
-    return COMMON_PARAMETERS_DOC.format(**defaults, **notes)
+CHECK_ROWS = 2000
 
 
 def store_init_params(estimator: BaseEstimator, init_locals: dict) -> None:
@@ -274,7 +125,9 @@ class NoisyNetEstimator(BaseEstimator):
     }
 
     #: Training parameters a later ``partial_fit`` applies to the trained network.
-    _PARTIAL_FIT_APPLIES = ("lr", "weight_decay", "momentum", "noise", "noise_scale", "batch_size", "on_divergence")
+    _PARTIAL_FIT_APPLIES = (
+        "lr", "weight_decay", "momentum", "noise", "noise_scale", "batch_size", "on_divergence", "class_weight",
+    )
     #: Parameters partial_fit does not read (fit or prediction does), free to change between calls.
     _NOT_READ_BY_PARTIAL_FIT = (
         "max_epochs", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
@@ -338,17 +191,24 @@ class NoisyNetEstimator(BaseEstimator):
         """Checks of the mini-batches the network can take (batch norm needs two rows)."""
 
     # ----------------------------------------------------------------- task API
+    #: Keyword arguments of ``validate_data`` for the targets (multi_output, y_numeric).
+    _target_validation: dict = {}
+
     @abstractmethod
     def _validate_targets(self, y) -> np.ndarray:
         """Check ``y`` for the task."""
 
     @abstractmethod
-    def _set_targets(self, y: np.ndarray, classes=None) -> None:
-        """Fitted target information (``classes_``), from the first call's ``y``."""
+    def _set_targets(self, y: np.ndarray, w: np.ndarray | None, classes=None) -> None:
+        """Fitted target information (``classes_``, the target scaling), from the first call's ``y``."""
 
     @abstractmethod
     def _encode_targets(self, y: np.ndarray) -> torch.Tensor:
         """``y`` as the tensor the loss takes."""
+
+    def _training_weights(self, y: torch.Tensor, w: torch.Tensor | None, whole_fit: bool) -> torch.Tensor | None:
+        """The weights the loss uses: the sample weights, times the class weights of a classifier."""
+        return w
 
     @abstractmethod
     def _n_outputs(self) -> int:
@@ -356,7 +216,7 @@ class NoisyNetEstimator(BaseEstimator):
 
     @abstractmethod
     def _criterion(self) -> nn.Module:
-        """The training loss, called as ``criterion(module_output, y)``."""
+        """The training loss, ``criterion(module_output, y)``, one value per row (``reduction='none'``)."""
 
     @abstractmethod
     def _per_pass(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -366,6 +226,9 @@ class NoisyNetEstimator(BaseEstimator):
     def _pass_kinds(self) -> dict[str, str]:
         """How :meth:`_per_pass`'s values reduce over the passes (see PassStatistics)."""
 
+    #: The skorch net class (a classifier's or a regressor's).
+    _net_class: type
+
     def _stratify(self, y: torch.Tensor) -> np.ndarray | None:
         """Labels to stratify the validation split by, or None."""
         return None
@@ -374,15 +237,16 @@ class NoisyNetEstimator(BaseEstimator):
         """Task- and estimator-specific arguments of the skorch net built around ``module``."""
         return {}
 
-    def _after_training(self, train: tuple, valid: tuple | None) -> None:
+    def _after_training(self, train: Rows, valid: Rows | None) -> None:
         """Hook run after training, before the fit is checked (e.g. calibration)."""
 
-    def _warn_if_collapsed(self, X: torch.Tensor, y: torch.Tensor) -> None:
-        """Warn when the fitted model is no better than a constant prediction."""
+    @abstractmethod
+    def _warn_if_collapsed(self, rows: Rows) -> None:
+        """Warn when the fitted model is no better than a constant prediction on ``rows``."""
 
-    def _score_tensors(self, X: torch.Tensor, y: torch.Tensor) -> float:
-        """``score`` on already validated tensors."""
-        raise NotImplementedError
+    @abstractmethod
+    def _score_rows(self, rows: Rows) -> float:
+        """``score`` on already validated rows (sample-weighted)."""
 
     # ----------------------------------------------------------------- parameters
     @property
@@ -437,8 +301,25 @@ class NoisyNetEstimator(BaseEstimator):
 
     def _validate_X_y(self, X, y, reset: bool) -> tuple[torch.Tensor, np.ndarray]:
         check_no_datetime_columns(X)
-        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float32, np.float64])
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float32, np.float64], **self._target_validation)
         return self._to_float32(X), self._validate_targets(y)
+
+    @staticmethod
+    def _validate_sample_weight(sample_weight, X: torch.Tensor) -> np.ndarray | None:
+        """Non-negative finite weights, one per row, not all zero (None: unweighted)."""
+        if sample_weight is None:
+            return None
+        w = _check_sample_weight(sample_weight, X.numpy(), dtype=np.float64, ensure_non_negative=True)
+        if not np.isfinite(w).all():
+            raise ValueError("sample_weight must be finite; it holds NaN or infinity.")
+        if not w.sum() > 0:
+            raise ValueError("sample_weight sums to zero: at least one row must have a positive weight.")
+        return w
+
+    def _rows(self, X: torch.Tensor, y: np.ndarray, w: np.ndarray | None, whole_fit: bool) -> Rows:
+        y_enc = self._encode_targets(y)
+        w = None if w is None else torch.from_numpy(w.astype(np.float32))
+        return Rows(X, y_enc, self._training_weights(y_enc, w, whole_fit))
 
     def _to_float32(self, X: np.ndarray) -> torch.Tensor:
         check_float32_range(X, column_names(self, X.shape[1]))
@@ -506,24 +387,24 @@ class NoisyNetEstimator(BaseEstimator):
     def _batch_size(self, n_rows: int) -> int:
         return min(256, n_rows) if self.batch_size == "auto" else self.batch_size
 
-    def _split(self, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+    def _split(self, rows: Rows) -> tuple[Rows, Rows | None]:
         """Training and validation rows of a fit (all rows and None without early stopping)."""
-        rows = np.arange(len(y))
         if not self.early_stopping:
             return rows, None
-        n_valid = math.ceil(self.validation_fraction * len(y))
-        if len(y) < 2 or n_valid >= len(y):
+        n = len(rows)
+        n_valid = math.ceil(self.validation_fraction * n)
+        if n < 2 or n_valid >= n:
             raise ValueError(
                 f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the rows, "
-                f"which leaves no training rows out of {len(y)}; pass more rows or set early_stopping=False."
+                f"which leaves no training rows out of {n}; pass more rows or set early_stopping=False."
             )
-        labels = self._stratify(y)
+        labels = self._stratify(rows.y)
         if labels is not None:
             counts = np.unique(labels, return_counts=True)[1]
-            if counts.min() < 2 or min(n_valid, len(y) - n_valid) < len(counts):
+            if counts.min() < 2 or min(n_valid, n - n_valid) < len(counts):
                 labels = None  # too few rows of some class to stratify
-        train, valid = train_test_split(rows, test_size=n_valid, stratify=labels, random_state=self._seeds_[4])
-        return np.sort(train), np.sort(valid)
+        train, valid = train_test_split(np.arange(n), test_size=n_valid, stratify=labels, random_state=self._seeds_[4])
+        return rows.subset(np.sort(train)), rows.subset(np.sort(valid))
 
     def _initialize(self, X: torch.Tensor, n_train_rows: int) -> None:
         """Build the network and its skorch net (fitted attributes ``net_`` and co.)."""
@@ -541,6 +422,8 @@ class NoisyNetEstimator(BaseEstimator):
                     f"The network could not be built with hidden_layer_sizes={self.hidden_layer_sizes!r} "
                     f"for {X.shape[1]} features and {n_outputs} outputs: {error}"
                 ) from error
+        if not isinstance(module, NoisyModule):
+            raise TypeError(f"{type(self).__name__}._build_module must return a sknoise.nn.NoisyModule.")
         self._layer_widths_ = self._layer_widths(X.shape[1], n_outputs)
         print_log = (
             {"callbacks__print_log__sink": print_plain,
@@ -579,15 +462,17 @@ class NoisyNetEstimator(BaseEstimator):
         last_good.on_divergence = self.on_divergence
         last_good.settings = self._divergence_settings()
 
-    def _train(self, X: torch.Tensor, y: torch.Tensor, valid: tuple | None, epochs: int | None) -> None:
+    def _train(self, rows: Rows, valid: Rows | None, epochs: int | None) -> None:
         net = self.net_
         device = net.device
-        net.batch_size = self._batch_size(len(y))
-        self._check_batches(len(y), net.batch_size)
+        net.batch_size = self._batch_size(len(rows))
+        self._check_batches(len(rows), net.batch_size)
         if valid is not None:
-            net.train_split = predefined_split(Dataset(valid[0].to(device), valid[1].to(device)))
+            valid = valid.to(device)
+            net.train_split = predefined_split(Dataset(valid.net_input(), valid.y))
+        rows = rows.to(device)
         try:
-            net.partial_fit(X.to(device), y.to(device), epochs=epochs)
+            net.partial_fit(rows.net_input(), rows.y, epochs=epochs)
         finally:
             # Nothing of the training data stays with the model (or its pickle).
             net.train_split = None
@@ -605,15 +490,21 @@ class NoisyNetEstimator(BaseEstimator):
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, name)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network from scratch.
 
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
             Numeric training data (float, int or bool).
-        y : array-like of shape (n_samples,)
-            Targets (class labels of any type, strings too, for classifiers).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets: class labels of any type (strings too) for classifiers, numbers
+            (one column or several) for regressors.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows in the training loss (a weighted mean), in the
+            validation loss of early stopping and in the fitted statistics (class
+            shares, target scaling). Integer weights act as repeated rows, up to the
+            randomness of training.
 
         Returns
         -------
@@ -629,38 +520,40 @@ class NoisyNetEstimator(BaseEstimator):
         try:
             self._validate_hyperparameters()
             X, y = self._validate_X_y(X, y, reset=True)
-            self._set_targets(y)
-            y_enc = self._encode_targets(y)
+            w = self._validate_sample_weight(sample_weight, X)
+            self._set_targets(y, w)
+            rows = self._rows(X, y, w, whole_fit=True)
             self._draw_seeds()
-            train, valid = self._split(y_enc)
+            train, valid = self._split(rows)
             self._fit_params_ = self.get_params(deep=False)
             self._initialize(X, len(train))
-            train_part = (X[train], y_enc[train])
-            valid_part = None if valid is None else (X[valid], y_enc[valid])
-            self._train(*train_part, valid_part, epochs=None)
-            self._after_training(train_part, valid_part)
-            self._record_best(valid_part)
-            self._warn_if_collapsed(*train_part)
+            self._train(train, valid, epochs=None)
+            self._after_training(train, valid)
+            self._record_best(valid)
+            self._warn_if_collapsed(train)
         except BaseException:
             self._discard_fitted_state()
             raise
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch on every given row, starting from the current weights.
 
         The current values of the training parameters apply (``lr``, ``weight_decay``,
-        ``momentum``, ``noise``, ``noise_scale``, ``batch_size``, ``on_divergence``);
-        changing a parameter that defines the network needs ``fit``. No rows are held
-        out: early stopping belongs to ``fit``.
+        ``momentum``, ``noise``, ``noise_scale``, ``batch_size``, ``on_divergence``,
+        ``class_weight``); changing a parameter that defines the network needs
+        ``fit``. No rows are held out: early stopping belongs to ``fit``. The fitted
+        statistics (class shares, target scaling) come from the first call.
 
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         classes : array-like of shape (n_classes,), optional
             Classifiers: every class that will ever appear; needed in the first call
             when that call's ``y`` does not contain them all, ignored afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows in the training loss.
 
         Returns
         -------
@@ -670,13 +563,14 @@ class NoisyNetEstimator(BaseEstimator):
             try:
                 self._validate_hyperparameters()
                 X, y = self._validate_X_y(X, y, reset=True)
-                self._set_targets(y, classes)
-                y_enc = self._encode_targets(y)
+                w = self._validate_sample_weight(sample_weight, X)
+                self._set_targets(y, w, classes)
+                rows = self._rows(X, y, w, whole_fit=False)
                 self._draw_seeds()
                 self._fit_params_ = self.get_params(deep=False)
-                self._initialize(X, len(y_enc))
-                self._train(X, y_enc, None, epochs=1)
-                self._after_training((X, y_enc), None)
+                self._initialize(X, len(rows))
+                self._train(rows, None, epochs=1)
+                self._after_training(rows, None)
                 self._record_best(None)
             except BaseException:
                 self._discard_fitted_state()
@@ -685,13 +579,13 @@ class NoisyNetEstimator(BaseEstimator):
         self._validate_hyperparameters()
         self._check_unchanged_network()
         X, y = self._validate_X_y(X, y, reset=False)
-        y_enc = self._encode_targets(y)
+        rows = self._rows(X, y, self._validate_sample_weight(sample_weight, X), whole_fit=False)
         saved_attributes = dict(vars(self))
         saved_training = snapshot_training_state(self.net_)
         try:
             self._apply_training_parameters()
-            self._train(X, y_enc, None, epochs=1)
-            self._after_training((X, y_enc), None)
+            self._train(rows, None, epochs=1)
+            self._after_training(rows, None)
             self._record_best(None)
         except BaseException:
             restore_training_state(self.net_, saved_training)
@@ -700,13 +594,13 @@ class NoisyNetEstimator(BaseEstimator):
             raise
         return self
 
-    def _record_best(self, valid: tuple | None) -> None:
+    def _record_best(self, valid: Rows | None) -> None:
         best = dict(self.net_.callbacks_).get("best_epoch")
         history = self.net_.history
         if valid is not None and best is not None and best.best_epoch_ is not None:
             self.best_epoch_ = best.best_epoch_
             self.best_validation_loss_ = best.best_loss_
-            self.best_validation_score_ = self._score_tensors(*valid)
+            self.best_validation_score_ = self._score_rows(valid)
             self.best_loss_ = None
         else:
             self.best_epoch_ = len(history)
@@ -835,161 +729,3 @@ def _equal(a, b) -> bool:
         return bool(a == b)
     except Exception:  # arrays, tensors: compared by identity above
         return False
-
-
-class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
-    """The classification layer: labels, probabilities, ``score`` (accuracy)."""
-
-    _net_class = TensorNetClassifier
-
-    def _validate_targets(self, y) -> np.ndarray:
-        check_classification_targets(y)
-        return y
-
-    def _set_targets(self, y: np.ndarray, classes=None) -> None:
-        classes_ = np.unique(y if classes is None else check_classes_argument(classes))
-        if len(classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in the data, "
-                f"but the data contains only 1 class: {classes_.tolist()}."
-            )
-        self.classes_ = classes_
-
-    def _encode_targets(self, y: np.ndarray) -> torch.Tensor:
-        index = np.searchsorted(self.classes_, y)
-        index = np.clip(index, 0, len(self.classes_) - 1)
-        unseen = self.classes_[index] != y
-        if np.any(unseen):
-            raise ValueError(
-                f"y contains labels not seen when the model was first fitted: {np.unique(y[unseen]).tolist()}; "
-                f"known classes are {self.classes_.tolist()}. Pass every class to the first partial_fit "
-                "call through `classes`."
-            )
-        return torch.from_numpy(index.astype(np.int64))
-
-    def _n_outputs(self) -> int:
-        return len(self.classes_)
-
-    def _stratify(self, y: torch.Tensor) -> np.ndarray:
-        return y.numpy()
-
-    def _net_arguments(self, module: nn.Module) -> dict:
-        # The net sees encoded labels 0..K-1 (so does a skorch scoring callback); skorch's
-        # default accuracy callback is left out (early stopping watches the loss).
-        return {"classes": list(range(len(self.classes_))), "callbacks__valid_acc": None}
-
-    @abstractmethod
-    def _probabilities(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
-        """Class probabilities and their spread over the passes, from the reduced outputs."""
-
-    def _proba_tensors(self, X: torch.Tensor, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        proba, spread = self._probabilities(self._passes(X, check_finite=check_finite))
-        # Sums of float32 probabilities are off by ~1e-7, which sklearn's log_loss warns about.
-        proba /= proba.sum(axis=1, keepdims=True)
-        return proba, spread
-
-    def predict_proba(self, X, return_std: bool = False):
-        """Class probabilities, averaged over the Monte-Carlo passes when inference noise is on.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-        return_std : bool, default=False
-            Also return the standard deviation of each class probability across the
-            ``n_inference_samples`` passes, an uncertainty estimate (zeros for a
-            deterministic network).
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns follow ``classes_``.
-        std : ndarray of shape (n_samples, n_classes)
-            Only with ``return_std=True``.
-        """
-        check_is_fitted(self)
-        proba, spread = self._proba_tensors(self._validate_X(X, reset=False))
-        return (proba, spread) if return_std else proba
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
-
-    def predict(self, X):
-        """Predicted class labels (from ``classes_``).
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-        """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def _score_tensors(self, X: torch.Tensor, y: torch.Tensor) -> float:
-        proba, _ = self._proba_tensors(X)
-        return float(np.mean(np.argmax(proba, axis=1) == y.numpy()))
-
-    def _warn_if_collapsed(self, X: torch.Tensor, y: torch.Tensor) -> None:
-        rows = np.unique(np.linspace(0, len(y) - 1, min(len(y), _CHECK_ROWS)).astype(int))
-        X, y = X[rows], y[rows].numpy()
-        with np.errstate(invalid="ignore"):
-            proba, _ = self._proba_tensors(X, check_finite=False)
-        finite = np.isfinite(proba).all(axis=1)
-        if not finite.all():
-            return  # training met inputs too large for the network; it said so already
-        shares = np.bincount(y, minlength=len(self.classes_)) / len(y)
-        eps = 1e-12
-        model_loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], eps, 1))))
-        prior_loss = float(-np.sum(shares * np.log(np.clip(shares, eps, 1))))
-        if prior_loss > 0 and model_loss >= 0.99 * prior_loss:
-            spread = X.abs().max(dim=0).values
-            scale_hint = (
-                f"the inputs look unscaled (largest feature magnitude {float(spread.max()):.3g}): standardize them, "
-                "e.g. with StandardScaler in a pipeline; "
-                if float(spread.max()) > 10
-                else ""
-            )
-            warnings.warn(
-                f"{type(self).__name__} did no better on its training rows than predicting the class "
-                f"frequencies (log loss {model_loss:.4f} vs {prior_loss:.4f}): it collapsed to a constant "
-                f"predictor. Likely causes: {scale_hint}a learning rate or noise scale too large "
-                f"(lr={self.lr!r}, noise_scale={self.noise_scale!r}), or too few epochs.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-
-
-class LogitNetClassifier(NoisyNetClassifier):
-    """Base of the discriminative estimators: a network of hidden layers that outputs logits.
-
-    Trained with cross-entropy; Monte-Carlo passes are averaged as probabilities
-    (softmax of each pass), and their spread is the uncertainty.
-    """
-
-    def _layer_widths(self, n_features: int, n_outputs: int) -> list[int]:
-        return [n_features, *self._hidden_sizes, n_outputs]
-
-    def _criterion(self) -> nn.Module:
-        return nn.CrossEntropyLoss()
-
-    def _per_pass(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"proba": torch.softmax(out, dim=-1)}
-
-    def _pass_kinds(self) -> dict[str, str]:
-        return {"proba": "mean_std"}
-
-    def _probabilities(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
-        return outputs["proba"], outputs["proba_std"]
-

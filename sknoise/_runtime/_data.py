@@ -1,0 +1,138 @@
+"""A fast data path for tabular data: mini-batches by slicing whole tensors.
+
+skorch's default path indexes a ``Dataset`` row by row and collates the rows in a
+``DataLoader``; for a table that already sits in memory as one tensor this costs more
+than the network itself. :class:`TensorBatches` takes the tensors out of skorch's
+dataset (or of a ``Subset`` of one) and yields slices.
+
+With sample weights, the features travel as ``{"X": features, "sample_weight": w}``
+(skorch's documented way to pass more than one input): the net's ``infer`` hands the
+features to the module and its ``get_loss`` weighs the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from skorch.dataset import Dataset
+from torch.utils.data import Subset
+
+__all__ = ["Rows", "TensorBatches", "batch_bounds", "features_of", "weights_of"]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Validated training rows: features, encoded targets and optional sample weights."""
+
+    X: torch.Tensor
+    y: torch.Tensor
+    w: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, index) -> Rows:
+        index = torch.as_tensor(index, dtype=torch.long)
+        return Rows(self.X[index], self.y[index], None if self.w is None else self.w[index])
+
+    def to(self, device) -> Rows:
+        return Rows(self.X.to(device), self.y.to(device), None if self.w is None else self.w.to(device))
+
+    def net_input(self):
+        """What the skorch net takes as X: the features, or the features and their weights."""
+        return self.X if self.w is None else {"X": self.X, "sample_weight": self.w}
+
+
+def features_of(X):
+    """The features of a batch's X (which may carry sample weights)."""
+    return X["X"] if isinstance(X, Mapping) else X
+
+
+def weights_of(X) -> torch.Tensor | None:
+    """The sample weights of a batch's X, or None."""
+    return X.get("sample_weight") if isinstance(X, Mapping) else None
+
+
+def _as_tensor(data):
+    if data is None or isinstance(data, torch.Tensor):
+        return data
+    if isinstance(data, Mapping):
+        return {k: _as_tensor(v) for k, v in data.items()}
+    array = np.asarray(data)
+    # Features are float32 as the networks are; integer targets stay integers.
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32 if array.dtype.kind == "f" else None))
+
+
+def _take(data, index):
+    if data is None:
+        return None
+    if isinstance(data, Mapping):
+        return {k: _take(v, index) for k, v in data.items()}
+    return data[index]
+
+
+def _tensors_of(dataset):
+    if isinstance(dataset, Subset):
+        X, y = _tensors_of(dataset.dataset)
+        index = torch.as_tensor(dataset.indices, dtype=torch.long, device=features_of(X).device)
+        return _take(X, index), _take(y, index)
+    if isinstance(dataset, Dataset):
+        # Tensors on the training path; arrays when users call the net's own predict_proba.
+        return _as_tensor(dataset.X), _as_tensor(dataset.y)
+    raise TypeError(f"TensorBatches needs a skorch Dataset (or a Subset of one); got {type(dataset).__name__}.")
+
+
+def batch_bounds(n_rows: int, batch_size: int) -> list[tuple[int, int]]:
+    """Start and stop of each mini-batch.
+
+    A trailing batch of a single row is merged into the one before it: batch norm
+    cannot compute statistics from one row, and one row makes a very noisy step.
+    """
+    bounds = [(start, min(start + batch_size, n_rows)) for start in range(0, n_rows, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2] = (bounds[-2][0], n_rows)
+        bounds.pop()
+    return bounds
+
+
+class TensorBatches:
+    """Iterate over ``(X_batch, y_batch)`` slices of the tensors in a skorch dataset.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset or torch.utils.data.Subset of one
+        Holds ``X`` (a tensor, or a dict of tensors) and ``y``, on the training device.
+    batch_size : int
+        Rows per batch.
+    shuffle : bool, default=False
+        Draw a fresh permutation at the start of every pass.
+    generator : torch.Generator, optional
+        CPU generator for the permutations (the net's seeded one).
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size: int,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.X, self.y = _tensors_of(dataset)
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return len(batch_bounds(len(features_of(self.X)), self.batch_size))
+
+    def __iter__(self) -> Iterator:
+        X, y = self.X, self.y
+        n_rows = len(features_of(X))
+        if self.shuffle:
+            order = torch.randperm(n_rows, generator=self.generator).to(features_of(X).device)
+            X, y = _take(X, order), _take(y, order)
+        for start, stop in batch_bounds(n_rows, self.batch_size):
+            yield _take(X, slice(start, stop)), _take(y, slice(start, stop))

@@ -1,0 +1,354 @@
+"""The task layers over :class:`NoisyNetEstimator`: classification and regression.
+
+Each adds what belongs to its task only: target validation and encoding, the loss,
+the reduction of the Monte-Carlo passes, ``predict`` / ``predict_proba``, ``score`` and
+the check that a fit learned more than a constant.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import abstractmethod
+from numbers import Real
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ._data import Rows
+from ._estimator import CHECK_ROWS, NoisyNetEstimator
+from ._net import TensorNetClassifier, TensorNetRegressor
+from ._validation import check_classes_argument
+
+__all__ = ["NoisyNetClassifier", "LogitNetClassifier", "NoisyNetRegressor"]
+
+
+def _check_rows(rows: Rows) -> Rows:
+    """At most CHECK_ROWS rows, evenly spaced (deterministic; class shares survive sorted data)."""
+    index = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), CHECK_ROWS)).astype(int))
+    return rows.subset(index)
+
+
+def _weights(rows: Rows) -> np.ndarray:
+    return np.ones(len(rows)) if rows.w is None else rows.w.double().numpy()
+
+
+def _collapse_hint(estimator, X: torch.Tensor) -> str:
+    largest = float(X.abs().max()) if len(X) else 0.0
+    scale_hint = (
+        f"the inputs look unscaled (largest feature magnitude {largest:.3g}): standardize them, e.g. with "
+        "StandardScaler in a pipeline; "
+        if largest > 10
+        else ""
+    )
+    return (
+        f"Likely causes: {scale_hint}a learning rate or noise scale too large (lr={estimator.lr!r}, "
+        f"noise_scale={estimator.noise_scale!r}), or too few epochs."
+    )
+
+
+class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
+    """The classification layer: labels, class weights, probabilities, ``score`` (accuracy)."""
+
+    _net_class = TensorNetClassifier
+
+    _parameter_constraints: dict = {
+        **NoisyNetEstimator._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def _validate_targets(self, y) -> np.ndarray:
+        check_classification_targets(y)
+        return y
+
+    def _set_targets(self, y: np.ndarray, w: np.ndarray | None, classes=None) -> None:
+        classes_ = np.unique(y if classes is None else check_classes_argument(classes))
+        if len(classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, "
+                f"but the data contains only 1 class: {classes_.tolist()}."
+            )
+        self.classes_ = classes_
+
+    def _encode_targets(self, y: np.ndarray) -> torch.Tensor:
+        index = np.searchsorted(self.classes_, y)
+        index = np.clip(index, 0, len(self.classes_) - 1)
+        unseen = self.classes_[index] != y
+        if np.any(unseen):
+            raise ValueError(
+                f"y contains labels not seen when the model was first fitted: {np.unique(y[unseen]).tolist()}; "
+                f"known classes are {self.classes_.tolist()}. Pass every class to the first partial_fit "
+                "call through `classes`."
+            )
+        return torch.from_numpy(index.astype(np.int64))
+
+    def _class_weights(self, y: torch.Tensor, w: torch.Tensor | None, whole_fit: bool) -> torch.Tensor | None:
+        """Weight of each class (K,), or None for ``class_weight=None``."""
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if isinstance(self.class_weight, str):  # 'balanced'
+            if not whole_fit:
+                raise ValueError(
+                    "class_weight='balanced' needs the class shares of all the data, which partial_fit cannot "
+                    "know; pass a dict of class weights (e.g. from sklearn.utils.class_weight."
+                    "compute_class_weight) or use fit."
+                )
+            counts = torch.bincount(y, weights=None if w is None else w.double(), minlength=n_classes).double()
+            present = counts > 0
+            weights = torch.ones(n_classes, dtype=torch.float64)
+            weights[present] = counts.sum() / (present.sum() * counts[present])
+            return weights.float()
+        unknown = [label for label in self.class_weight if label not in set(self.classes_.tolist())]
+        if unknown:
+            raise ValueError(
+                f"class_weight names labels that are not classes: {unknown}; the classes are {self.classes_.tolist()}."
+            )
+        bad = {k: v for k, v in self.class_weight.items() if not (isinstance(v, Real) and np.isfinite(v) and v >= 0)}
+        if bad:
+            raise ValueError(f"class_weight values must be finite non-negative numbers; got {bad}.")
+        return torch.tensor([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
+
+    def _training_weights(self, y: torch.Tensor, w: torch.Tensor | None, whole_fit: bool) -> torch.Tensor | None:
+        per_class = self._class_weights(y, w, whole_fit)
+        if per_class is None:
+            return w
+        weights = per_class[y]
+        return weights if w is None else weights * w
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+    def _stratify(self, y: torch.Tensor) -> np.ndarray:
+        return y.numpy()
+
+    def _net_arguments(self, module: nn.Module) -> dict:
+        # The net sees encoded labels 0..K-1 (so does a skorch scoring callback); skorch's
+        # default accuracy callback is left out (early stopping watches the loss).
+        return {"classes": list(range(len(self.classes_))), "callbacks__valid_acc": None}
+
+    @abstractmethod
+    def _probabilities(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities and their spread over the passes, from the reduced outputs."""
+
+    def _proba_tensors(self, X: torch.Tensor, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        proba, spread = self._probabilities(self._passes(X, check_finite=check_finite))
+        # Sums of float32 probabilities are off by ~1e-7, which sklearn's log_loss warns about.
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba, spread
+
+    def predict_proba(self, X, return_std: bool = False):
+        """Class probabilities, averaged over the Monte-Carlo passes when inference noise is on.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the standard deviation of each class probability across the
+            ``n_inference_samples`` passes, an uncertainty estimate (zeros for a
+            deterministic network).
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        std : ndarray of shape (n_samples, n_classes)
+            Only with ``return_std=True``.
+        """
+        check_is_fitted(self)
+        proba, spread = self._proba_tensors(self._validate_X(X, reset=False))
+        return (proba, spread) if return_std else proba
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predicted class labels (from ``classes_``).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def _score_rows(self, rows: Rows) -> float:
+        proba, _ = self._proba_tensors(rows.X)
+        return float(np.average(np.argmax(proba, axis=1) == rows.y.numpy(), weights=_weights(rows)))
+
+    def _warn_if_collapsed(self, rows: Rows) -> None:
+        rows = _check_rows(rows)
+        with np.errstate(invalid="ignore"):
+            proba, _ = self._proba_tensors(rows.X, check_finite=False)
+        if not np.isfinite(proba).all():
+            return  # training met inputs too large for the network; it said so already
+        y, w = rows.y.numpy(), _weights(rows)
+        shares = np.bincount(y, weights=w, minlength=len(self.classes_)) / w.sum()
+        eps = 1e-12
+        model_loss = float(np.average(-np.log(np.clip(proba[np.arange(len(y)), y], eps, 1)), weights=w))
+        prior_loss = float(-np.sum(shares * np.log(np.clip(shares, eps, 1))))
+        if prior_loss > 0 and model_loss >= 0.99 * prior_loss:
+            warnings.warn(
+                f"{type(self).__name__} did no better on its training rows than predicting the class "
+                f"frequencies (log loss {model_loss:.4f} vs {prior_loss:.4f}): it collapsed to a constant "
+                f"predictor. {_collapse_hint(self, rows.X)}",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+
+class LogitNetClassifier(NoisyNetClassifier):
+    """Base of the discriminative classifiers: a network of hidden layers that outputs logits.
+
+    Trained with cross-entropy; Monte-Carlo passes are averaged as probabilities
+    (softmax of each pass), and their spread is the uncertainty.
+    """
+
+    def _layer_widths(self, n_features: int, n_outputs: int) -> list[int]:
+        return [n_features, *self._hidden_sizes, n_outputs]
+
+    def _criterion(self) -> nn.Module:
+        return nn.CrossEntropyLoss(reduction="none")
+
+    def _per_pass(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"proba": torch.softmax(out, dim=-1)}
+
+    def _pass_kinds(self) -> dict[str, str]:
+        return {"proba": "mean_std"}
+
+    def _probabilities(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
+        return outputs["proba"], outputs["proba_std"]
+
+
+class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
+    """The regression layer: standardized targets, squared or Huber loss, the passes' mean and spread.
+
+    The network learns targets standardized with their (sample-weighted) mean and
+    standard deviation in the first fit; predictions come back in the units of ``y``.
+    """
+
+    _net_class = TensorNetRegressor
+    _target_validation = {"multi_output": True, "y_numeric": True}
+
+    _parameter_constraints: dict = {
+        **NoisyNetEstimator._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "huber"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def _validate_targets(self, y) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 2 and y.shape[1] == 0:
+            raise ValueError("y has no columns; a regressor needs at least one target.")
+        return y
+
+    def _set_targets(self, y: np.ndarray, w: np.ndarray | None, classes=None) -> None:
+        y2 = y.reshape(len(y), -1)
+        self.n_outputs_ = y2.shape[1]
+        self._single_output_ = y.ndim == 1
+        weights = np.ones(len(y2)) if w is None else w
+        mean = np.average(y2, axis=0, weights=weights)
+        std = np.sqrt(np.average((y2 - mean) ** 2, axis=0, weights=weights))
+        self.target_mean_ = mean
+        # A constant target has no spread to divide by.
+        self.target_scale_ = np.where(std > 0, std, 1.0)
+
+    def _encode_targets(self, y: np.ndarray) -> torch.Tensor:
+        y2 = y.reshape(len(y), -1)
+        if y2.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {y2.shape[1]} targets, but the model was fitted with {self.n_outputs_}.")
+        return torch.from_numpy(((y2 - self.target_mean_) / self.target_scale_).astype(np.float32))
+
+    def _n_outputs(self) -> int:
+        return self.n_outputs_
+
+    def _layer_widths(self, n_features: int, n_outputs: int) -> list[int]:
+        return [n_features, *self._hidden_sizes, n_outputs]
+
+    def _criterion(self) -> nn.Module:
+        if self.loss == "huber":
+            return nn.HuberLoss(reduction="none", delta=self.huber_delta)
+        return nn.MSELoss(reduction="none")
+
+    def _per_pass(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"value": out}
+
+    def _pass_kinds(self) -> dict[str, str]:
+        return {"value": "mean_std"}
+
+    def _predict_tensors(self, X: torch.Tensor, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        outputs = self._passes(X, check_finite=check_finite)
+        mean = outputs["value"] * self.target_scale_ + self.target_mean_
+        std = outputs["value_std"] * self.target_scale_
+        if self._single_output_:
+            return mean[:, 0], std[:, 0]
+        return mean, std
+
+    def predict(self, X, return_std: bool = False):
+        """Predicted targets, the mean over the Monte-Carlo passes when inference noise is on.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the standard deviation of the prediction across the
+            ``n_inference_samples`` noisy passes, in the units of ``y`` (zeros for a
+            deterministic network): the spread the noise induces, a predictive
+            uncertainty whose calibration ``benchmarks/bench_regression.py`` measures.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        std : ndarray of the same shape
+            Only with ``return_std=True``.
+        """
+        check_is_fitted(self)
+        mean, std = self._predict_tensors(self._validate_X(X, reset=False))
+        return (mean, std) if return_std else mean
+
+    def _r2(self, rows: Rows, mean: np.ndarray) -> float:
+        y = rows.y.double().numpy() * self.target_scale_ + self.target_mean_
+        return float(r2_score(y.reshape(len(y), -1), mean.reshape(len(y), -1), sample_weight=_weights(rows)))
+
+    def _score_rows(self, rows: Rows) -> float:
+        return self._r2(rows, self._predict_tensors(rows.X)[0])
+
+    def _warn_if_collapsed(self, rows: Rows) -> None:
+        rows = _check_rows(rows)
+        with np.errstate(invalid="ignore"):
+            mean, _ = self._predict_tensors(rows.X, check_finite=False)
+        if not np.isfinite(mean).all() or len(rows) < 2:
+            return
+        score = self._r2(rows, mean)
+        if score <= 0.01:
+            warnings.warn(
+                f"{type(self).__name__} did no better on its training rows than predicting the mean target "
+                f"(R^2 {score:.4f}): it collapsed to a constant predictor. {_collapse_hint(self, rows.X)}",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,359 @@
+"""The networks the estimators train: torch modules built on the noise vocabulary.
+
+Each is a :class:`~sknoise.nn.NoisyModule`: it owns the network's :class:`NoiseRNG`,
+lists its noise sources and the layers a max-norm constraint bounds. Like the rest of
+:mod:`sknoise.nn`, this module imports neither scikit-learn nor skorch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ._activations import activation_factory
+from ._layers import (
+    ActivationNoise,
+    NoiseLayer,
+    NoiseRNG,
+    NoiseSource,
+    NoiseSpec,
+    NoisyModule,
+    expand_passes,
+    flatten_passes,
+    match_passes,
+)
+
+__all__ = [
+    "NOISE_PLACEMENTS",
+    "placements",
+    "NoisyMLP",
+    "NoiseInjectionNode",
+    "NINRNet",
+    "BatchedAutoencoderEnergy",
+    "OwnClassEnergy",
+]
+
+
+NOISE_PLACEMENTS = ("input", "pre_activation", "post_activation")
+
+
+def placements(noise_placement) -> tuple[str, ...]:
+    return (noise_placement,) if isinstance(noise_placement, str) else tuple(noise_placement)
+
+
+class NoisyMLP(NoisyModule):
+    """Multilayer perceptron with noise layers at chosen placements.
+
+    Each hidden block is, in order: ``Linear -> [BatchNorm if 'before'] ->
+    [noise if 'pre_activation'] -> f -> [noise if 'post_activation'] ->
+    [BatchNorm if 'after'] -> [dropout]``, so the post-activation noise is exactly the
+    activation noise ``t = f(a) + α z``. Input noise perturbs ``x`` itself. The output
+    layer is linear and noise-free and returns logits.
+
+    Parameters
+    ----------
+    n_features, n_classes : int
+        Input and output widths.
+    hidden_layer_sizes : sequence of int
+        Widths of the hidden layers (may be empty: a linear model).
+    activation : str or callable
+        An activation name, or ``activation(width)`` building the activation module
+        of a layer of that width (see :func:`sknoise.make_activation`).
+    noise : NoiseSpec
+        Training noise used at every placement.
+    noise_placement : sequence of str
+        Any of ``'input'``, ``'pre_activation'``, ``'post_activation'``.
+    dropout : float
+        Rate of inverted dropout after each hidden block (0 disables it).
+    batch_norm : {None, 'before', 'after'}
+        Batch normalization before or after the activation.
+    rng : NoiseRNG
+        Shared, seeded source of randomness for every noise layer.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        hidden_layer_sizes,
+        activation: str | Callable[[int], nn.Module],
+        noise: NoiseSpec,
+        noise_placement,
+        dropout: float,
+        batch_norm: str | None,
+        rng: NoiseRNG,
+    ) -> None:
+        super().__init__(rng)
+        activation = activation_factory(activation, rng)
+        placements = set(noise_placement)
+        self.input_noise = NoiseLayer(noise, rng) if "input" in placements else nn.Identity()
+        layers: list[nn.Module] = []
+        width_in = n_features
+        for width in hidden_layer_sizes:
+            layers.append(nn.Linear(width_in, width))
+            if batch_norm == "before":
+                layers.append(nn.BatchNorm1d(width))
+            if "pre_activation" in placements:
+                layers.append(NoiseLayer(noise, rng))
+            f = activation(width)
+            layers.append(ActivationNoise(f, noise, rng) if "post_activation" in placements else f)
+            if batch_norm == "after":
+                layers.append(nn.BatchNorm1d(width))
+            if dropout > 0:
+                # Dropout is a regularizer of its own: off at inference, not annealed by a noise schedule.
+                layers.append(
+                    NoiseLayer(
+                        NoiseSpec.make("dropout", dropout),
+                        rng,
+                        follows_inference_noise=False,
+                        follows_schedule=False,
+                        follows_noise_parameter=False,
+                    )
+                )
+            width_in = width
+        self.hidden = nn.Sequential(*layers)
+        self.output = nn.Linear(width_in, n_classes)
+
+    def max_norm_layers(self) -> list[nn.Linear]:
+        """The hidden layers, to which a max-norm constraint applies."""
+        return [m for m in self.hidden if isinstance(m, nn.Linear)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(self.hidden(self.input_noise(x)))
+
+
+class NoiseInjectionNode(NoiseSource):
+    """One scalar noise source per example, wired to every unit of a layer by trainable weights.
+
+    Adds ``σ ε · w`` to the layer's pre-activation, where ``ε`` is one normalized draw
+    per row, ``σ`` the noise scale and ``w`` the noise-injection weights (NIW), a
+    trainable vector with one entry per unit. Like every :class:`~sknoise.NoiseSource`
+    the node is on in training mode and off in eval mode, unless Monte-Carlo
+    inference switches it on (then one ``ε`` per pass, shared by the rows).
+
+    Parameters
+    ----------
+    width : int
+        Number of units the node feeds.
+    noise : NoiseSpec
+        Distribution of ``ε`` and the scale ``σ`` (an additive kind).
+    init_scale : float
+        Standard deviation of the Gaussian NIW initialization.
+    rng : NoiseRNG
+        Shared, seeded source of randomness.
+    """
+
+    def __init__(self, width: int, noise: NoiseSpec, init_scale: float, rng: NoiseRNG) -> None:
+        super().__init__(noise, rng)
+        self.niw = nn.Parameter(torch.randn(width) * init_scale)
+
+    def forward(self, pre: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            spec = self.train_noise
+            if not spec.active:
+                return pre
+            eps = spec.distribution.sample((pre.shape[0], 1), generator=self.rng.generator(pre.device),
+                                           device=pre.device, dtype=pre.dtype)
+            return torch.addcmul(pre, eps.mul_(self.training_scale()), self.niw)
+        active = self.monte_carlo_spec()
+        if active is None:
+            return pre
+        mc, spec = active
+        sigma_eps = self.monte_carlo_draws(mc, spec, (1, 1), pre)  # (T, 1, 1)
+        return flatten_passes(expand_passes(pre, mc) + sigma_eps * self.niw, mc)
+
+
+class NINRNet(NoisyModule):
+    """A fully connected network with noise injection nodes.
+
+    Each layer computes ``f(W h + b + σ ε_l w_l)``; the node term exists for the first
+    layer only (``'input'``, in-NINR) or for every layer, output logits included
+    (``'all'``, full-NINR), each layer with its own independent ``ε_l``.
+
+    Parameters
+    ----------
+    n_features, n_classes : int
+        Input and output widths.
+    hidden_layer_sizes : sequence of int
+        Widths of the hidden layers (may be empty).
+    activation : str or callable
+        An activation name, or ``activation(width)`` building the activation module
+        of a layer of that width (see :func:`sknoise.make_activation`).
+    noise : NoiseSpec
+        Distribution of ``ε`` and ``σ``.
+    nin_placement : {'input', 'all'}
+        Where noise injection nodes connect.
+    niw_init_scale : float
+        Standard deviation of the NIW initialization.
+    rng : NoiseRNG
+        Shared source of randomness.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        hidden_layer_sizes,
+        activation,
+        noise: NoiseSpec,
+        nin_placement: str,
+        niw_init_scale: float,
+        rng: NoiseRNG,
+    ) -> None:
+        super().__init__(rng)
+        widths = [n_features, *hidden_layer_sizes, n_classes]
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        activation = activation_factory(activation, rng)
+        self.activations = nn.ModuleList(activation(width) for width in hidden_layer_sizes)
+        n_nodes = 1 if nin_placement == "input" else len(self.linears)
+        self.nodes = nn.ModuleList(
+            NoiseInjectionNode(widths[i + 1], noise, niw_init_scale, rng) for i in range(n_nodes)
+        )
+
+    def niw_norms(self) -> list[float]:
+        """L2 norm of each node's noise-injection weights, first layer first."""
+        with torch.no_grad():
+            return [float(node.niw.norm()) for node in self.nodes]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for i, linear in enumerate(self.linears):
+            h = linear(h)
+            if i < len(self.nodes):
+                h = self.nodes[i](h)
+            if i < len(self.activations):
+                h = self.activations[i](h)
+        return h
+
+
+class _BatchedLinear(nn.Module):
+    """K independent linear layers applied at once: ``(K, N, in) -> (K, N, out)``.
+
+    The first layer of the stack takes the shared input ``(N, in)``, broadcast to all
+    K models without a copy. Products are plain ``bmm`` with the bias added in place:
+    the fused ``addmm``/``baddbmm`` kernels round differently for a single row than
+    for many, and a row's prediction must not depend on the batch it comes in.
+    """
+
+    def __init__(self, n_models: int, width_in: int, width_out: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(width_in)  # nn.Linear's default initialization
+        self.weight = nn.Parameter(torch.empty(n_models, width_in, width_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_models, 1, width_out).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.expand(len(self.weight), *x.shape)
+        return torch.bmm(x, self.weight).add_(self.bias)
+
+    def residual(self, hidden: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``layer(hidden) - x`` for every model, bias and subtraction applied in place."""
+        return torch.bmm(hidden, self.weight).add_(self.bias).sub_(x)
+
+
+class BatchedAutoencoderEnergy(NoisyModule):
+    """One autoencoder per class, all of them in one module; energy = reconstruction error.
+
+    Class ``k`` maps ``x`` through ``d -> h_1 -> ... -> h_L -> d`` with its own
+    weights; every hidden neuron carries activation noise ``t = f(a) + α z``. The
+    energy ``E_k(x)`` is the mean squared reconstruction error over the features.
+    While ``targets`` holds the labels of a training batch, each row goes through its
+    own class's model only; otherwise (validation, prediction) through all K. The
+    posterior ``softmax(-E / τ + log π)`` uses the buffers ``temperature`` and
+    ``log_prior`` that the estimator fits.
+
+    Parameters
+    ----------
+    n_features : int
+        Input width ``d``.
+    n_classes : int
+        Number ``K`` of class models.
+    hidden_layer_sizes : sequence of int
+        Hidden widths of each class's autoencoder (at least one).
+    activation : str or callable
+        An activation name, or ``activation(width)`` building the activation module of
+        a hidden layer of that width (see :func:`sknoise.make_activation`); the module
+        is shared by the K class models, whose activations it sees as ``(K, N, width)``.
+    noise : NoiseSpec
+        Training activation noise.
+    rng : NoiseRNG
+        Seeded source of every noise draw.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        hidden_layer_sizes,
+        activation,
+        noise: NoiseSpec,
+        rng: NoiseRNG,
+    ) -> None:
+        super().__init__(rng)
+        activation = activation_factory(activation, rng)
+        widths = [n_features, *hidden_layer_sizes, n_features]
+        layers: list[nn.Module] = []
+        for i, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(_BatchedLinear(n_classes, width_in, width_out))
+            if i < len(widths) - 2:
+                layers.append(ActivationNoise(activation(width_out), noise, rng))
+        self.layers = nn.Sequential(*layers)
+        # Set by the training loop (see _ShareTargets) for the batch at hand; None otherwise.
+        self.targets: torch.Tensor | None = None
+        self.register_buffer("temperature", torch.tensor(1.0))
+        self.register_buffer("log_prior", torch.full((n_classes,), -math.log(n_classes)))
+
+    def posterior(self, energies: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``softmax(-E / τ + log π)`` of energies ``(..., K)``."""
+        logits = -energies / self.temperature.to(energies.dtype) + self.log_prior.to(energies.dtype)
+        return torch.softmax(logits, dim=-1)
+
+    def _energies(self, x: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Reconstruction errors ``(K, M)`` of ``x`` (shared ``(M, d)`` or per model ``(K, M, d)``)."""
+        *encoder, output = self.layers
+        hidden = x
+        for layer in encoder:
+            hidden = layer(hidden)
+        # Under Monte-Carlo inference the hidden rows are pass-major copies of the inputs.
+        residual = output.residual(hidden, match_passes(inputs, hidden))
+        # A norm is one reduction pass; squaring the (K, M, d) residual first would be two.
+        return torch.linalg.vector_norm(residual, dim=-1).square().div(x.shape[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Energies ``(N, K)``; with ``targets`` set (training), only each row's own class column (the rest NaN)."""
+        if self.targets is None:
+            return self._energies(x, x).t()
+        return self._own_class_energies(x, self.targets)
+
+    def _own_class_energies(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        # Pack the rows by class into a padded (K, M, d) batch, M the largest class count,
+        # so each class model sees only its own rows: about 1/K of the dense work.
+        n_models = self.layers[0].weight.shape[0]
+        order = torch.argsort(y, stable=True)
+        y_sorted = y[order]
+        counts = torch.bincount(y, minlength=n_models)
+        starts = torch.cumsum(counts, 0) - counts
+        slot = torch.arange(len(y), device=x.device) - starts[y_sorted]
+        packed = x.new_zeros(n_models, int(counts.max()), x.shape[1])
+        packed[y_sorted, slot] = x[order]
+        own = self._energies(packed, packed)[y_sorted, slot]
+        energies = torch.full((len(x), n_models), float("nan"), device=x.device, dtype=x.dtype)
+        return energies.index_put((order, y_sorted), own)
+
+
+class OwnClassEnergy(nn.Module):
+    """Training loss: the energy of each row under its own class's model, one value per row.
+
+    Only the row's own column enters the loss, so each row trains only its own
+    class's autoencoder (one-class training of every class at once). Like the other
+    criteria of the estimators it does not reduce (``reduction='none'``): the net
+    averages the rows, with their sample weights.
+    """
+
+    def forward(self, energies: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return energies.gather(1, y.view(-1, 1)).squeeze(1)
+
+
