@@ -35,10 +35,11 @@ from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sknoise.nn._activations import make_activation  # noqa: E402
-from sknoise._ebm import BatchedAutoencoderEnergy, NoisyEBMClassifier, OwnClassEnergy  # noqa: E402
-from sknoise.nn._layers import NoiseRNG, NoiseSpec  # noqa: E402
 from sknoise._net import TensorNet  # noqa: E402
+
+from sknoise._ebm import BatchedAutoencoderEnergy, NoisyEBMClassifier, OwnClassEnergy  # noqa: E402
+from sknoise.nn._activations import make_activation  # noqa: E402
+from sknoise.nn._layers import NoiseRNG, NoiseSpec  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HIDDEN, BATCH, LR, ALPHA = 64, 256, 1e-2, 0.5

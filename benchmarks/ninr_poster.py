@@ -44,8 +44,10 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from sknoise import NoisyMLPClassifier  # noqa: E402
-from sknoise import TrainingDivergedError  # noqa: E402
+from sknoise import (
+    NoisyMLPClassifier,  # noqa: E402
+    TrainingDivergedError,  # noqa: E402
+)
 from sknoise._ninr import NINRClassifier, ninr_phase  # noqa: E402
 from sknoise._robustness import corrupt, plot_robustness, robustness_curve  # noqa: E402
 

@@ -10,8 +10,8 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknoise.nn._layers import NoiseRNG, NoiseSpec
 from sknoise._ninr import NINRClassifier, ninr_phase
+from sknoise.nn._layers import NoiseRNG, NoiseSpec
 from sknoise.nn._networks import NINRNet, NoiseInjectionNode
 
 from ._common import run_passes

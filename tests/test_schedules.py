@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from sknoise.nn._layers import NoiseLayer, NoiseRNG, NoiseSpec
 from sknoise._runtime._schedules import noise_schedule_factor
+from sknoise.nn._layers import NoiseLayer, NoiseRNG, NoiseSpec
 
 
 @pytest.mark.parametrize("schedule", ["linear", "exponential", "cosine"])

@@ -5,12 +5,12 @@ surprising results), H (scikit-learn habits) and R (reliability findings).
 """
 
 import io
-from pathlib import Path
 import pickle
 import re
 import threading
 import warnings
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
