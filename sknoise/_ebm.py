@@ -77,6 +77,10 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         "energy_aggregate": [StrOptions(set(ENERGY_AGGREGATES))],
     }
 
+    # Reconstructing learned embeddings would let the autoencoders shrink them: every
+    # category is one-hot encoded instead.
+    _embeds_categories = False
+
     # energy_aggregate acts only under Monte-Carlo inference, which the default spaces leave off.
     _search_space_extra = {"optuna": {}, "grid": {}}
 
@@ -84,6 +88,8 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         self,
         hidden_layer_sizes=(64,),
         *,
+        preprocessing="auto",
+        numeric_scaling="robust",
         activation="relu",
         noise="gaussian",
         noise_scale=0.5,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -12,6 +12,7 @@ from ._runtime._docs import (
     CLASSIFIER_ATTRIBUTES_DOC,
     CLASSIFIER_PARAMETERS_DOC,
     COMMON_ATTRIBUTES_DOC,
+    EMBEDDING_PARAMETERS_DOC,
     REGRESSOR_ATTRIBUTES_DOC,
     REGRESSOR_PARAMETERS_DOC,
     parameters_doc,
@@ -29,6 +30,7 @@ class _NoisyMLPNetwork:
     """What both NoisyMLP estimators share: the network, its parameters and its callbacks."""
 
     _network_constraints: dict = {
+        "max_onehot": [Interval(Integral, 0, None, closed="left")],
         "noise_placement": [StrOptions(set(NOISE_PLACEMENTS)), tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": [StrOptions({"before", "after"}), None],
@@ -84,6 +86,9 @@ class NoisyMLPClassifier(_NoisyMLPNetwork, LogitNetClassifier):
         self,
         hidden_layer_sizes=(256, 256),
         *,
+        preprocessing="auto",
+        numeric_scaling="robust",
+        max_onehot=9,
         activation="relu",
         noise="gaussian",
         noise_scale=0.2,
@@ -130,6 +135,9 @@ class NoisyMLPRegressor(_NoisyMLPNetwork, NoisyNetRegressor):
         self,
         hidden_layer_sizes=(256, 256),
         *,
+        preprocessing="auto",
+        numeric_scaling="robust",
+        max_onehot=9,
         activation="relu",
         noise="gaussian",
         noise_scale=0.2,
@@ -220,6 +228,7 @@ def _docstring(task: str, task_parameters: str, task_attributes: str, examples: 
     max_norm : float or None, default=None
         Max-norm constraint on each hidden unit's incoming weights (Keras
         ``max_norm``), applied after every optimizer step.
+{EMBEDDING_PARAMETERS_DOC}
 {task_parameters}
 
     Attributes

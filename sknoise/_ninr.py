@@ -8,7 +8,7 @@ Injection as a Probe of Deep Learning Dynamics", 2022, arXiv:2210.13599.
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from optuna.distributions import CategoricalDistribution, FloatDistribution
@@ -20,6 +20,7 @@ from ._runtime._docs import (
     CLASSIFIER_ATTRIBUTES_DOC,
     CLASSIFIER_PARAMETERS_DOC,
     COMMON_ATTRIBUTES_DOC,
+    EMBEDDING_PARAMETERS_DOC,
     REGRESSOR_ATTRIBUTES_DOC,
     REGRESSOR_PARAMETERS_DOC,
     parameters_doc,
@@ -27,7 +28,7 @@ from ._runtime._docs import (
 from ._runtime._estimator import store_init_params
 from ._runtime._tasks import LogitNetClassifier, NoisyNetRegressor
 from .nn._layers import NoiseRNG, NoiseSpec
-from .nn._networks import NINRNet
+from .nn._networks import NINRNet, niw_norms
 from .nn._noise import MULTIPLICATIVE_NOISES
 
 __all__ = ["NINRClassifier", "NINRRegressor", "NIWNormRecorder", "ninr_phase", "NINR_PHASES", "NIN_PLACEMENTS"]
@@ -51,16 +52,16 @@ class NIWNormRecorder(Callback):
     """
 
     def on_epoch_begin(self, net, **kwargs) -> None:
-        norm = _total_norm(net.module_.niw_norms())
+        norm = _total_norm(niw_norms(net.module_))
         self.max_ = norm
         net.history.record("niw_norm_start", norm)
 
     def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
         if training:
-            self.max_ = max(self.max_, _total_norm(net.module_.niw_norms()))
+            self.max_ = max(self.max_, _total_norm(niw_norms(net.module_)))
 
     def on_epoch_end(self, net, **kwargs) -> None:
-        norms = net.module_.niw_norms()
+        norms = niw_norms(net.module_)
         net.history.record("niw_norm", _total_norm(norms))
         net.history.record("niw_norm_max", self.max_)
         net.history.record("niw_norm_per_layer", norms)
@@ -133,6 +134,7 @@ class _NINRNetwork:
     """What both NINR estimators share: the network with its nodes, their parameters and callbacks."""
 
     _network_constraints: dict = {
+        "max_onehot": [Interval(Integral, 0, None, closed="left")],
         "nin_placement": [StrOptions(set(NIN_PLACEMENTS))],
         "niw_init_scale": [Interval(Real, 0, None, closed="left")],
     }
@@ -201,6 +203,9 @@ class NINRClassifier(_NINRNetwork, LogitNetClassifier):
         self,
         hidden_layer_sizes=(256, 256),
         *,
+        preprocessing="auto",
+        numeric_scaling="robust",
+        max_onehot=9,
         activation="relu",
         nin_placement="input",
         noise="gaussian",
@@ -245,6 +250,9 @@ class NINRRegressor(_NINRNetwork, NoisyNetRegressor):
         self,
         hidden_layer_sizes=(256, 256),
         *,
+        preprocessing="auto",
+        numeric_scaling="robust",
+        max_onehot=9,
         activation="relu",
         nin_placement="input",
         noise="gaussian",
@@ -315,6 +323,7 @@ def _docstring(task: str, task_parameters: str, task_attributes: str, examples: 
         standardized inputs a first-layer pre-activation has a standard deviation
         near 0.6 at initialization, so ``σ_ε · niw_init_scale`` well above that makes
         noise dominate at the start, as NINR intends.
+{EMBEDDING_PARAMETERS_DOC}
 {task_parameters}
 
     Attributes

@@ -15,8 +15,10 @@ from sknoise import NoiseRNG, NoiseSpec, apply_noise, make_activation
 from sknoise._ebm import NoisyEBMClassifier, _fit_temperature
 from sknoise.nn._networks import BatchedAutoencoderEnergy, OwnClassEnergy, _BatchedLinear
 
+# These tests look at the network itself, on standardized inputs; the built-in preprocessing
+# is tested in tests/test_preprocessing.py.
 FAST = dict(hidden_layer_sizes=(8,), max_epochs=30, lr=0.02, early_stopping=False, inference_noise="same",
-            n_inference_samples=8, random_state=0)
+            n_inference_samples=8, random_state=0, preprocessing=None)
 
 
 def fast(**params) -> NoisyEBMClassifier:

@@ -114,6 +114,9 @@ def test_unfitted_estimator_pickles():
 
 
 NON_DEFAULT = dict(
+    preprocessing=None,
+    numeric_scaling="quantile",
+    max_onehot=3,
     hidden_layer_sizes=(12, 6),
     activation="tanh",
     noise="laplace",

@@ -66,11 +66,23 @@ def test_non_finite_X_is_refused_at_fit_and_predict(cls, iris, bad):
     X, y = iris
     X_bad = X.copy()
     X_bad[5, 2] = bad
+    # Without preprocessing the network needs finite numbers.
     with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
-        fast(cls).fit(X_bad, y)
-    clf = fast(cls).fit(X, y)
+        fast(cls, preprocessing=None).fit(X_bad, y)
+    clf = fast(cls, preprocessing=None).fit(X, y)
     with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
         clf.predict_proba(X_bad)
+    # The built-in preprocessing imputes missing values, and names infinite ones.
+    if np.isnan(bad):
+        assert np.isfinite(fast(cls).fit(X_bad, y).predict_proba(X_bad)).all()
+    else:
+        with pytest.raises(ValueError, match="infinity"):
+            fast(cls).fit(X_bad, y)
+        frame = pd.DataFrame(X_bad, columns=list("abcd"))
+        with pytest.raises(ValueError, match=r"infinity in column\(s\) \['c'\]"):
+            fast(cls).fit(frame, y)
+        with pytest.raises(ValueError, match="infinity"):
+            fast(cls).fit(X, y).predict_proba(X_bad)
 
 
 @by_name
@@ -114,10 +126,12 @@ def test_object_columns(cls, iris):
     # Numbers stored as objects are converted and train the very same network.
     clf_object = fast(cls).fit(X.astype(object), y)
     np.testing.assert_array_equal(clf_object.predict_proba(X), fast(cls).fit(X, y).predict_proba(X))
-    # Text is refused, naming the offending value.
+    # Text in a DataFrame is a categorical column for the built-in preprocessing ...
     frame = pd.DataFrame(X, columns=list("abcd")).assign(colour="red")
+    assert fast(cls).fit(frame, y).predict_proba(frame).shape == (len(X), 3)
+    # ... and refused, naming the offending value, without it.
     with pytest.raises(ValueError, match="could not convert string to float: 'red'"):
-        fast(cls).fit(frame, y)
+        fast(cls, preprocessing=None).fit(frame, y)
 
 
 @by_name

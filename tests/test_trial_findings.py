@@ -90,7 +90,8 @@ def test_W1_cross_validate_with_workers_returns_custom_noise_estimators(iris):
 @by_name
 def test_W2_values_outside_float32_are_refused_naming_the_column(cls, iris):
     X, y = iris
-    clf = fast(cls).fit(X, y)
+    # Without preprocessing the network gets the values as they are: refused, naming the column.
+    clf = fast(cls, preprocessing=None).fit(X, y)
     X_big = X[:3].copy()
     X_big[1, 0] = 1e39
     with pytest.raises(ValueError, match=r"float32.*column 0"):
@@ -98,10 +99,13 @@ def test_W2_values_outside_float32_are_refused_naming_the_column(cls, iris):
     X_fit = X.copy()
     X_fit[4, 2] = -1e39
     with pytest.raises(ValueError, match=r"float32.*column 2"):
-        fast(cls).fit(X_fit, y)
+        fast(cls, preprocessing=None).fit(X_fit, y)
     frame = pd.DataFrame(X_fit, columns=["a", "b", "width", "d"])
     with pytest.raises(ValueError, match=r"float32.*'width'"):
-        fast(cls).fit(frame, y)
+        fast(cls, preprocessing=None).fit(frame, y)
+    # The built-in preprocessing computes in float64 and clips softly: such values are tamed.
+    tamed = fast(cls).fit(X_fit, y)
+    assert np.isfinite(tamed.predict_proba(X_big)).all()
 
 
 @by_name
@@ -194,7 +198,8 @@ def test_W8_skorch_scoring_callbacks_compute_the_right_values(cls, iris):
     assert 0.3 < last["valid_acc"] <= 1 and 0.3 < last["valid_auc"] <= 1
     # The train score is that of the probabilities, on the rows trained on, of the final model.
     assert last["train_nll"] < 0
-    proba = clf.net_.predict_proba(X)
+    # The net takes what the estimator's preprocessing makes of X.
+    proba = clf.net_.predict_proba(clf.preprocessor_.transform(X))
     np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=1e-5, atol=1e-6)
 
 
@@ -245,12 +250,15 @@ def test_W10_robustness_curve_on_the_readmes_pipeline_and_one_panel_per_kind():
 
 
 def test_W11_a_fit_that_collapses_to_a_constant_predictor_warns():
-    X, y = load_breast_cancer(return_X_y=True)  # unscaled: the README's NINR snippet collapses on it
+    X, y = load_breast_cancer(return_X_y=True)  # unscaled: the README's NINR snippet collapsed on it
+    snippet = dict(nin_placement="input", noise_scale=1.0, optimizer="sgd", lr=0.1, random_state=0)
     with pytest.warns(ConvergenceWarning, match=r"class frequencies.*(scale|standardiz)"):
-        NINRClassifier(nin_placement="input", noise_scale=1.0, optimizer="sgd", lr=0.1, random_state=0).fit(X, y)
+        NINRClassifier(**snippet, preprocessing=None).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         NINRClassifier((16,), max_epochs=20, random_state=0).fit(StandardScaler().fit_transform(X), y)
+        # The built-in preprocessing scales the inputs: the snippet learns.
+        assert NINRClassifier(**snippet).fit(X, y).score(X, y) > 0.9
 
 
 # ============================================================================ H: sklearn habits
@@ -386,8 +394,8 @@ def test_R3_huge_finite_rows_do_not_freeze_training_silently(cls, iris):
     X_huge = X.copy()
     X_huge[:3] = 1e30
     with pytest.raises(TrainingDivergedError, match=r"(largest|magnitude).*1e\+30"):
-        fast(cls, max_epochs=5).fit(X_huge, y)
-    clf = fast(cls, max_epochs=5, on_divergence="warn")
+        fast(cls, max_epochs=5, preprocessing=None).fit(X_huge, y)
+    clf = fast(cls, max_epochs=5, on_divergence="warn", preprocessing=None)
     with pytest.warns(TrainingDivergedWarning):
         clf.fit(X_huge, y)
     # The optimizer state was restored with the weights: training on clean rows moves them again.
@@ -401,7 +409,7 @@ def test_R3_huge_finite_rows_do_not_freeze_training_silently(cls, iris):
 
 def test_R4_ebm_overflowing_energies_are_an_error_not_nan(iris):
     X, y = iris
-    ebm = fast(NoisyEBMClassifier).fit(X, y)
+    ebm = fast(NoisyEBMClassifier, preprocessing=None).fit(X, y)
     X_big = X[:4] * 1e20
     with pytest.raises(ValueError, match="non-finite"):
         ebm.predict_proba(X_big)

@@ -10,11 +10,28 @@ __all__ = [
     "CLASSIFIER_ATTRIBUTES_DOC",
     "REGRESSOR_ATTRIBUTES_DOC",
     "CLASSIFIER_PARAMETERS_DOC",
+    "EMBEDDING_PARAMETERS_DOC",
     "REGRESSOR_PARAMETERS_DOC",
     "parameters_doc",
 ]
 
 COMMON_PARAMETERS_DOC = """\
+    preprocessing : 'auto' or None, default='auto'
+        ``'auto'``: the estimator takes the table as it is, a DataFrame with numeric,
+        categorical (``category``, ``object``, ``string``, ``bool``) and missing values
+        or an array. Numeric columns are median-imputed, get a missing-indicator
+        column when they had missing values, and are scaled by ``numeric_scaling``;
+        categories (a missing value is a category of its own) are one-hot encoded
+        or embedded (see ``max_onehot``), and categories unseen in ``fit`` map to a
+        reserved value at prediction time. The fitted transform is ``preprocessor_``;
+        it pickles with the estimator. ``None``: ``X`` must already be numeric,
+        finite and scaled (e.g. by your own pipeline), and goes to the network as it is.
+    numeric_scaling : {{'robust', 'quantile', 'standard'}}, default={numeric_scaling!r}
+        With ``preprocessing='auto'``: ``'robust'`` centres each numeric column on its
+        median, divides by its interquartile range (scaled to the standard deviation
+        of a normal column) and clips softly with ``z / sqrt(1 + (z/3)^2)``;
+        ``'quantile'`` maps it through its quantiles to a standard normal;
+        ``'standard'`` subtracts the mean and divides by the standard deviation.
     noise : str, callable or torch Distribution, default={noise!r}
         Distribution of the normalized noise ``z``; see :func:`sknoise.available_noises`
         (``'gaussian'``, ``'uniform'``, ``'laplace'``, ``'logistic'``, ``'cauchy'``,
@@ -122,7 +139,9 @@ REGRESSOR_ATTRIBUTES_DOC = """\
 
 COMMON_ATTRIBUTES_DOC = """\
     n_features_in_ : int
-        Number of features seen in fit.
+        Number of features (columns) seen in fit.
+    preprocessor_ : TablePreprocessor or None
+        The fitted preprocessing (``preprocessing='auto'``); None otherwise.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features, when X was a DataFrame with string column names.
     net_ : skorch.NeuralNetClassifier or skorch.NeuralNetRegressor
@@ -150,7 +169,7 @@ COMMON_ATTRIBUTES_DOC = """\
         Device of the fitted network."""
 
 
-def parameters_doc(why: dict[str, str] | None = None, **defaults) -> str:
+def parameters_doc(why: dict[str, str] | None = None, numeric_scaling: str = "robust", **defaults) -> str:
     """The shared parameter documentation with an estimator's defaults and, where its
     default differs from the other estimators', the reason (``why[name]``)."""
     why = why or {}
@@ -159,9 +178,16 @@ def parameters_doc(why: dict[str, str] | None = None, **defaults) -> str:
         if name in why else ""
         for name in ("lr", "weight_decay", "n_iter_no_change")
     }
-    return COMMON_PARAMETERS_DOC.format(**defaults, **notes)
+    return COMMON_PARAMETERS_DOC.format(numeric_scaling=numeric_scaling, **defaults, **notes)
 
 
+
+EMBEDDING_PARAMETERS_DOC = """\
+    max_onehot : int, default=9
+        With ``preprocessing='auto'``: categorical columns with at most this many
+        categories are one-hot encoded; columns with more get a learned embedding
+        (width growing with the cardinality, at most 16; categories unseen in ``fit``
+        share a reserved code)."""
 
 CLASSIFIER_PARAMETERS_DOC = """\
     class_weight : dict, 'balanced' or None, default=None

@@ -21,7 +21,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _check_y,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
@@ -31,6 +37,7 @@ from .._search import NOISE_SEARCH_SPACE, with_prefix
 from ..nn._activations import available_activations, make_activation
 from ..nn._inference import plan_chunks, predict_passes
 from ..nn._layers import InferenceNoise, NoiseRNG, NoiseSpec, NoisyModule
+from ..nn._networks import EmbeddedInput
 from ..nn._noise import MULTIPLICATIVE_NOISES, available_noises, get_noise
 from ._data import Rows
 from ._net import (
@@ -40,6 +47,7 @@ from ._net import (
     restore_training_state,
     snapshot_training_state,
 )
+from ._preprocessing import NUMERIC_SCALINGS, TablePreprocessor, embedding_width
 from ._schedules import NOISE_SCHEDULES, NoiseScheduler
 from ._validation import (
     check_callbacks,
@@ -122,7 +130,13 @@ class NoisyNetEstimator(BaseEstimator):
         "verbose": ["verbose"],
         "callbacks": [list, None],
         "on_divergence": [StrOptions({"raise", "warn"})],
+        "preprocessing": [StrOptions({"auto"}), None],
+        "numeric_scaling": [StrOptions(set(NUMERIC_SCALINGS))],
     }
+
+    #: Whether high-cardinality categories get learned embeddings (``max_onehot``); the
+    #: EBM, which reconstructs its inputs, one-hot encodes every category instead.
+    _embeds_categories = True
 
     #: Training parameters a later ``partial_fit`` applies to the trained network.
     _PARTIAL_FIT_APPLIES = (
@@ -296,13 +310,42 @@ class NoisyNetEstimator(BaseEstimator):
     # ----------------------------------------------------------------- validation
     def _validate_X(self, X, reset: bool) -> torch.Tensor:
         check_no_datetime_columns(X)
-        X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
-        return self._to_float32(X)
+        if self.preprocessing is None:
+            X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+            if reset:
+                self.preprocessor_ = None
+            return self._to_float32(X)
+        X = self._validate_table(X, reset)
+        return self._preprocess(X, reset)
 
     def _validate_X_y(self, X, y, reset: bool) -> tuple[torch.Tensor, np.ndarray]:
         check_no_datetime_columns(X)
-        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float32, np.float64], **self._target_validation)
-        return self._to_float32(X), self._validate_targets(y)
+        if self.preprocessing is None:
+            X, y = validate_data(self, X, y, reset=reset, dtype=[np.float32, np.float64], **self._target_validation)
+            if reset:
+                self.preprocessor_ = None
+            return self._to_float32(X), self._validate_targets(y)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        y = _check_y(y, **self._target_validation)
+        X = self._validate_table(X, reset)
+        check_consistent_length(X, y)
+        return self._preprocess(X, reset), self._validate_targets(y)
+
+    def _validate_table(self, X, reset: bool):
+        """A DataFrame keeps its columns (any dtype); anything else must be numeric (NaN allowed)."""
+        if hasattr(X, "columns") and hasattr(X, "iloc"):
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if len(X) == 0:
+                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+            return X
+        return validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
+
+    def _preprocess(self, X, reset: bool) -> torch.Tensor:
+        if reset:
+            max_onehot = self.max_onehot if self._embeds_categories else None
+            self.preprocessor_ = TablePreprocessor(self.numeric_scaling, max_onehot).fit(X)
+        return torch.from_numpy(self.preprocessor_.transform(X))
 
     @staticmethod
     def _validate_sample_weight(sample_weight, X: torch.Tensor) -> np.ndarray | None:
@@ -411,20 +454,26 @@ class NoisyNetEstimator(BaseEstimator):
         init_seed, shuffle_seed, train_seed, infer_seed, _ = self._seeds_
         rng = NoiseRNG(train_seed, infer_seed)
         n_outputs = self._n_outputs()
+        # Embedded categorical codes (the last input columns) widen the network's input.
+        cardinalities = [] if self.preprocessor_ is None else self.preprocessor_.embedding_cardinalities_
+        widths = [embedding_width(n) for n in cardinalities]
+        n_inputs = X.shape[1] - len(widths) + sum(widths)
         # Weight initialization draws from torch's global RNG: fork it so that fitting
         # is reproducible without touching the user's own random state.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(init_seed))
             try:
-                module = self._build_module(X.shape[1], n_outputs, rng)
+                module = self._build_module(n_inputs, n_outputs, rng)
+                if widths:
+                    module = EmbeddedInput(module, X.shape[1] - len(widths), cardinalities, widths)
             except (RuntimeError, MemoryError) as error:
                 raise ValueError(
                     f"The network could not be built with hidden_layer_sizes={self.hidden_layer_sizes!r} "
-                    f"for {X.shape[1]} features and {n_outputs} outputs: {error}"
+                    f"for {n_inputs} input features and {n_outputs} outputs: {error}"
                 ) from error
         if not isinstance(module, NoisyModule):
             raise TypeError(f"{type(self).__name__}._build_module must return a sknoise.nn.NoisyModule.")
-        self._layer_widths_ = self._layer_widths(X.shape[1], n_outputs)
+        self._layer_widths_ = self._layer_widths(n_inputs, n_outputs)
         print_log = (
             {"callbacks__print_log__sink": print_plain,
              "callbacks__print_log__keys_ignored": ["batches", *self._history_keys_not_printed]}
@@ -719,7 +768,8 @@ class NoisyNetEstimator(BaseEstimator):
         tags = super().__sklearn_tags__()
         # Monte-Carlo draws are seeded: predictions repeat, but depend on random_state.
         tags.non_deterministic = self.inference_noise not in (None, "none")
-        tags.input_tags.allow_nan = False
+        # The built-in preprocessing imputes missing values (and encodes categories).
+        tags.input_tags.allow_nan = self.preprocessing is not None
         tags.input_tags.sparse = False
         return tags
 

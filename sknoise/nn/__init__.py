@@ -20,7 +20,7 @@ from ._layers import (
     NoisyModule,
     monte_carlo,
 )
-from ._networks import BatchedAutoencoderEnergy, NINRNet, NoiseInjectionNode, NoisyMLP, OwnClassEnergy
+from ._networks import BatchedAutoencoderEnergy, EmbeddedInput, NINRNet, NoiseInjectionNode, NoisyMLP, OwnClassEnergy
 from ._noise import NoiseDistribution, apply_noise, available_noises, get_noise
 from ._noisy_activations import HardSigmoid, HardTanh, NoisyHardActivation
 
@@ -28,6 +28,7 @@ __all__ = [
     "ActivationNoise",
     "BatchedAutoencoderEnergy",
     "ChunkPlan",
+    "EmbeddedInput",
     "HardSigmoid",
     "HardTanh",
     "InferenceNoise",

@@ -113,6 +113,22 @@ class PassStatistics:
         return out
 
 
+# CPU matrix products of fewer rows than this, or of a row count that is not a multiple
+# of 8, may take another kernel and round a row's result differently in the last bit
+# (seen with torch 2.13's CPU build below 12 rows); padding every chunk to such a size
+# makes a row's prediction the same whatever else is predicted with it.
+_ROW_QUANTUM = 8
+_MIN_ROWS = 16
+
+
+def _pad_rows(chunk: torch.Tensor, limit: int) -> torch.Tensor:
+    """The chunk padded (with copies of its last row) up to a safe row count, within the plan's ``limit``."""
+    rows = min(limit, max(_MIN_ROWS, -(-len(chunk) // _ROW_QUANTUM) * _ROW_QUANTUM))
+    if rows <= len(chunk):
+        return chunk
+    return torch.cat([chunk, chunk[-1:].expand(rows - len(chunk), *chunk.shape[1:])])
+
+
 def predict_passes(
     module: nn.Module,
     X: torch.Tensor,
@@ -162,15 +178,17 @@ def predict_passes(
     with torch.no_grad(), context as mc:
         for start in range(0, len(X), plan.rows):
             chunk = X[start : start + plan.rows].to(device, non_blocking=True)
+            n_rows = len(chunk)
+            chunk = _pad_rows(chunk, plan.rows)
             stats = PassStatistics(kinds)
             for first in range(0, n_passes, plan.passes):
                 passes = min(plan.passes, n_passes - first)
                 if mc is not None:
                     mc.set_chunk(len(chunk), passes, first)
                 out = module(chunk)
-                stats.add(per_pass(out.reshape(-1, len(chunk), *out.shape[1:])))
+                stats.add(per_pass(out.reshape(-1, len(chunk), *out.shape[1:])[:, :n_rows]))
             for name, value in stats.result().items():
                 if name not in outputs:
                     outputs[name] = np.empty((len(X), *value.shape[1:]), dtype=np.float64)
-                outputs[name][start : start + len(chunk)] = value.cpu().numpy()
+                outputs[name][start : start + n_rows] = value.cpu().numpy()
     return outputs

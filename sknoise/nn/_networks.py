@@ -32,8 +32,10 @@ __all__ = [
     "NoisyMLP",
     "NoiseInjectionNode",
     "NINRNet",
+    "niw_norms",
     "BatchedAutoencoderEnergy",
     "OwnClassEnergy",
+    "EmbeddedInput",
 ]
 
 
@@ -166,6 +168,12 @@ class NoiseInjectionNode(NoiseSource):
         return flatten_passes(expand_passes(pre, mc) + sigma_eps * self.niw, mc)
 
 
+def niw_norms(module: nn.Module) -> list[float]:
+    """L2 norm of the noise-injection weights of every :class:`NoiseInjectionNode` in ``module``, in order."""
+    with torch.no_grad():
+        return [float(m.niw.norm()) for m in module.modules() if isinstance(m, NoiseInjectionNode)]
+
+
 class NINRNet(NoisyModule):
     """A fully connected network with noise injection nodes.
 
@@ -215,8 +223,7 @@ class NINRNet(NoisyModule):
 
     def niw_norms(self) -> list[float]:
         """L2 norm of each node's noise-injection weights, first layer first."""
-        with torch.no_grad():
-            return [float(node.niw.norm()) for node in self.nodes]
+        return niw_norms(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x
@@ -357,3 +364,39 @@ class OwnClassEnergy(nn.Module):
         return energies.gather(1, y.view(-1, 1)).squeeze(1)
 
 
+
+
+class EmbeddedInput(NoisyModule):
+    """A network whose last input columns are categorical codes, embedded before it sees them.
+
+    The input holds ``n_dense`` float features followed by one integer code per
+    embedded column (as floats; code 0 for categories unseen in training). Each code
+    column gets its own learned ``nn.Embedding``; the network receives the dense
+    features and the embeddings side by side. Noise sources, max-norm layers and the
+    noise stream are the network's.
+
+    Parameters
+    ----------
+    network : NoisyModule
+        Takes ``n_dense + sum(widths)`` features.
+    n_dense : int
+        Number of leading dense features.
+    cardinalities : sequence of int
+        Number of codes of each embedded column.
+    widths : sequence of int
+        Embedding width of each embedded column.
+    """
+
+    def __init__(self, network: NoisyModule, n_dense: int, cardinalities, widths) -> None:
+        super().__init__(network.noise_rng)
+        self.network = network
+        self.n_dense = int(n_dense)
+        self.embeddings = nn.ModuleList(nn.Embedding(int(n), int(w)) for n, w in zip(cardinalities, widths))
+
+    def max_norm_layers(self) -> list[nn.Module]:
+        return self.network.max_norm_layers()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dense, codes = x[:, : self.n_dense], x[:, self.n_dense :].long()
+        embedded = [embedding(codes[:, i]) for i, embedding in enumerate(self.embeddings)]
+        return self.network(torch.cat([dense, *embedded], dim=1))
