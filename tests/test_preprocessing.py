@@ -1,0 +1,119 @@
+"""The built-in preprocessing: a DataFrame in as it is, categories, missing values, unknown categories."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sknoise import NINRClassifier, NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
+from sknoise._runtime._preprocessing import TablePreprocessor, smooth_clip
+from sknoise.nn import EmbeddedInput
+
+ESTIMATORS = [NoisyMLPClassifier, NINRClassifier, NoisyEBMClassifier, NoisyMLPRegressor, NINRRegressor]
+estimators = pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
+FAST = dict(hidden_layer_sizes=(16,), max_epochs=60, lr=0.01, random_state=0)
+
+
+def mixed_frame(n=400, seed=0):
+    """Numeric columns with NaN and outliers, and every kind of categorical column."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "age": rng.normal(40, 10, n),
+        "income": rng.lognormal(10, 1.5, n),  # heavy tail
+        "city": rng.choice(["Oslo", "Lima", "Pune"], n).astype(object),
+        "zip": pd.Categorical(rng.choice([f"z{i:02d}" for i in range(30)], n)),  # many categories
+        "member": rng.random(n) < 0.3,
+        "plan": pd.array(rng.choice(["basic", "pro"], n), dtype="string"),
+    })
+    df.loc[rng.random(n) < 0.15, "age"] = np.nan
+    df.loc[rng.random(n) < 0.1, "city"] = None
+    score = (df["age"].fillna(40) - 40) / 10 + 2 * (df["city"] == "Lima") + 2 * df["member"]
+    noise = rng.normal(0, 0.3, n)
+    return df, np.where(score + noise > 1, "yes", "no"), (score + noise).to_numpy()
+
+
+def target(cls, y_class, y_reg):
+    return y_reg if "Regressor" in cls.__name__ else y_class
+
+
+@estimators
+def test_a_dataframe_with_categories_and_missing_values_fits_and_predicts(cls):
+    df, y_class, y_reg = mixed_frame()
+    y = target(cls, y_class, y_reg)
+    model = cls(**FAST).fit(df, y)
+    assert list(model.feature_names_in_) == list(df.columns) and model.n_features_in_ == 6
+    assert model.score(df, y) > 0.5
+    # Categories never seen in fit, and missing values anywhere, predict without error.
+    new = df.head(6).copy()
+    new["city"] = ["Rome", None, "Oslo", "Paris", "Lima", "Rome"]
+    new["zip"] = pd.Categorical(["z99", "z01", None, "zzz", "z02", "z03"])
+    new["plan"] = pd.array(["enterprise", None, "pro", "pro", "basic", "basic"], dtype="string")
+    new.loc[0, "income"] = np.nan
+    out = model.predict_proba(new) if hasattr(model, "predict_proba") else model.predict(new)
+    assert np.isfinite(out).all() and len(out) == 6
+    # The fitted preprocessing pickles with the estimator.
+    loaded = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(loaded.predict(new), model.predict(new))
+
+
+def test_many_categories_get_an_embedding_few_a_one_hot():
+    df, y, _ = mixed_frame()
+    clf = NoisyMLPClassifier(**FAST).fit(df, y)
+    pre = clf.preprocessor_
+    assert pre.categorical_columns_ == ["city", "zip", "member", "plan"]
+    assert pre.embedding_cardinalities_ == [31]  # 30 zip codes + the reserved code for unknown ones
+    assert isinstance(clf.net_.module_, EmbeddedInput)
+    codes = pre.transform(df.head(3).assign(zip=pd.Categorical(["z05", "unseen", None])))[:, -1]
+    assert codes[0] >= 1 and codes[1] == 0  # unknown: the reserved code
+    # The EBM reconstructs its inputs: it one-hot encodes every category instead.
+    ebm = NoisyEBMClassifier(**FAST).fit(df, y)
+    assert ebm.preprocessor_.embedding_cardinalities_ == []
+    assert not isinstance(ebm.net_.module_, EmbeddedInput)
+    # A lower max_onehot embeds more columns.
+    assert len(NoisyMLPClassifier(**FAST, max_onehot=2).fit(df, y).preprocessor_.embedding_cardinalities_) == 2
+
+
+def test_missing_values_get_an_indicator_and_numbers_a_robust_scale():
+    df, _, _ = mixed_frame()
+    pre = TablePreprocessor().fit(df)
+    out = pre.transform(df)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    # Two numeric columns, one missing-indicator (age had NaN, income had none).
+    indicator = out[:, 2]
+    np.testing.assert_array_equal(indicator, df["age"].isna().to_numpy())
+    # Robust scaling with smooth clipping bounds the heavy tail of income by 3.
+    assert np.abs(out[:, :2]).max() < 3
+    assert smooth_clip(np.array([0.0, 1.0, 1e6])).tolist() == pytest.approx([0.0, 0.9487, 3.0], abs=1e-3)
+    for scaling in ("quantile", "standard"):
+        assert np.isfinite(TablePreprocessor(numeric_scaling=scaling).fit(df).transform(df)).all()
+
+
+def test_arrays_get_the_numeric_path_and_none_turns_it_off(iris):
+    X, y = iris
+    clf = NoisyMLPClassifier(**FAST).fit(X * 1000, y)  # unscaled: the preprocessing scales it
+    assert clf.score(X * 1000, y) > 0.8
+    raw = NoisyMLPClassifier(**FAST, preprocessing=None).fit(X, y)
+    assert raw.preprocessor_ is None
+    torch.testing.assert_close(raw.net_.module_.hidden[0].weight.shape, clf.net_.module_.hidden[0].weight.shape)
+    with pytest.raises(ValueError, match="could not convert string"):
+        NoisyMLPClassifier(**FAST, preprocessing=None).fit(pd.DataFrame(X, columns=list("abcd")).assign(e="x"), y)
+
+
+def test_an_array_after_a_dataframe_fit_takes_the_fitted_columns(iris):
+    X, y = iris
+    df = pd.DataFrame(X, columns=list("abcd"))
+    clf = NoisyMLPClassifier(**FAST).fit(df, y)
+    with pytest.warns(UserWarning, match="feature names"):
+        np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(df))
+
+
+def test_bad_preprocessing_parameters_are_named(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="preprocessing"):
+        NoisyMLPClassifier(preprocessing="standard").fit(X, y)
+    with pytest.raises(ValueError, match="numeric_scaling"):
+        NoisyMLPClassifier(numeric_scaling="minmax").fit(X, y)
+    with pytest.raises(ValueError, match="max_onehot"):
+        NoisyMLPClassifier(max_onehot=-1).fit(X, y)
