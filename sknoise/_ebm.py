@@ -107,6 +107,8 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         lr=1e-2,
         weight_decay=0.0,
         momentum=0.9,
+        beta2=0.999,
+        lr_schedule="constant",
         batch_size="auto",
         max_epochs=200,
         early_stopping=True,

@@ -13,6 +13,7 @@ from ._runtime._docs import (
     CLASSIFIER_PARAMETERS_DOC,
     COMMON_ATTRIBUTES_DOC,
     EMBEDDING_PARAMETERS_DOC,
+    LABEL_SMOOTHING_DOC,
     REGRESSOR_ATTRIBUTES_DOC,
     REGRESSOR_PARAMETERS_DOC,
     parameters_doc,
@@ -109,12 +110,15 @@ class NoisyMLPClassifier(_NoisyMLPNetwork, LogitNetClassifier):
         lr=1e-3,
         weight_decay=1e-4,
         momentum=0.9,
+        beta2=0.999,
+        lr_schedule="constant",
         batch_size="auto",
         max_epochs=200,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=20,
         tol=1e-4,
+        label_smoothing=0.0,
         class_weight=None,
         device="cpu",
         random_state=None,
@@ -158,6 +162,8 @@ class NoisyMLPRegressor(_NoisyMLPNetwork, NoisyNetRegressor):
         lr=1e-3,
         weight_decay=1e-4,
         momentum=0.9,
+        beta2=0.999,
+        lr_schedule="constant",
         batch_size="auto",
         max_epochs=200,
         early_stopping=True,
@@ -250,7 +256,7 @@ def _docstring(task: str, task_parameters: str, task_attributes: str, examples: 
 
 NoisyMLPClassifier.__doc__ = _docstring(
     "classifier",
-    CLASSIFIER_PARAMETERS_DOC,
+    LABEL_SMOOTHING_DOC + "\n" + CLASSIFIER_PARAMETERS_DOC,
     CLASSIFIER_ATTRIBUTES_DOC,
     """\
     >>> from sklearn.datasets import load_iris

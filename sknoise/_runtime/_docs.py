@@ -11,6 +11,7 @@ __all__ = [
     "REGRESSOR_ATTRIBUTES_DOC",
     "CLASSIFIER_PARAMETERS_DOC",
     "EMBEDDING_PARAMETERS_DOC",
+    "LABEL_SMOOTHING_DOC",
     "REGRESSOR_PARAMETERS_DOC",
     "parameters_doc",
 ]
@@ -86,6 +87,13 @@ COMMON_PARAMETERS_DOC = """\
         L2 penalty passed to the optimizer.{weight_decay_why}
     momentum : float, default=0.9
         Momentum, used by ``'sgd'`` and ``'rmsprop'`` only.
+    beta2 : float, default=0.999
+        Decay of Adam's (and AdamW's) second-moment estimate; RealMLP uses 0.95.
+    lr_schedule : {{'constant', 'cosine', 'flat_cosine'}}, default='constant'
+        How ``fit`` moves the learning rate over a budget of ``max_epochs`` epochs:
+        constant, a cosine from ``lr`` down to 0, or flat for the first half and a
+        cosine over the second. Early stopping may end the fit first; ``partial_fit``
+        trains at the constant ``lr``.
     batch_size : int or 'auto', default='auto'
         Rows per mini-batch; ``'auto'`` is ``min(256, n_rows)`` for the rows of each
         ``fit`` or ``partial_fit`` call.
@@ -188,6 +196,11 @@ EMBEDDING_PARAMETERS_DOC = """\
         categories are one-hot encoded; columns with more get a learned embedding
         (width growing with the cardinality, at most 16; categories unseen in ``fit``
         share a reserved code)."""
+
+LABEL_SMOOTHING_DOC = """\
+    label_smoothing : float, default=0.0
+        Label smoothing of the cross-entropy: the target puts this much probability
+        uniformly on all classes."""
 
 CLASSIFIER_PARAMETERS_DOC = """\
     class_weight : dict, 'balanced' or None, default=None

@@ -48,7 +48,7 @@ from ._net import (
     snapshot_training_state,
 )
 from ._preprocessing import NUMERIC_SCALINGS, TablePreprocessor, embedding_width
-from ._schedules import NOISE_SCHEDULES, NoiseScheduler
+from ._schedules import LR_SCHEDULES, NOISE_SCHEDULES, LRScheduler, NoiseScheduler
 from ._validation import (
     check_callbacks,
     check_device,
@@ -119,6 +119,8 @@ class NoisyNetEstimator(BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
+        "beta2": [Interval(Real, 0, 1, closed="neither")],
+        "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -140,11 +142,12 @@ class NoisyNetEstimator(BaseEstimator):
 
     #: Training parameters a later ``partial_fit`` applies to the trained network.
     _PARTIAL_FIT_APPLIES = (
-        "lr", "weight_decay", "momentum", "noise", "noise_scale", "batch_size", "on_divergence", "class_weight",
+        "lr", "weight_decay", "momentum", "beta2", "noise", "noise_scale", "batch_size", "on_divergence",
+        "class_weight",
     )
     #: Parameters partial_fit does not read (fit or prediction does), free to change between calls.
     _NOT_READ_BY_PARTIAL_FIT = (
-        "max_epochs", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
+        "max_epochs", "early_stopping", "validation_fraction", "n_iter_no_change", "tol", "lr_schedule",
         "inference_noise", "inference_noise_scale", "n_inference_samples", "inference_memory_mb", "energy_aggregate",
     )
 
@@ -401,6 +404,8 @@ class NoisyNetEstimator(BaseEstimator):
         settings = {"optimizer": optimizer, "lr": self.lr, "optimizer__weight_decay": self.weight_decay}
         if optimizer in (torch.optim.SGD, torch.optim.RMSprop):
             settings["optimizer__momentum"] = self.momentum
+        if optimizer in (torch.optim.Adam, torch.optim.AdamW):
+            settings["optimizer__betas"] = (0.9, self.beta2)
         return settings
 
     def _divergence_settings(self) -> str:
@@ -415,6 +420,8 @@ class NoisyNetEstimator(BaseEstimator):
         callbacks.append(
             ("last_good_epoch", LastGoodEpoch(self._divergence_settings(), self.on_divergence, input_magnitude))
         )
+        if self.lr_schedule != "constant":
+            callbacks.append(("lr_schedule", LRScheduler(self.lr_schedule, self.lr)))
         scheduled = self.noise_schedule != "constant"
         if scheduled:
             base_scale = None if self.noise in (None, "none") else self.noise_scale
@@ -506,6 +513,8 @@ class NoisyNetEstimator(BaseEstimator):
             group["weight_decay"] = self.weight_decay
             if "momentum" in group:
                 group["momentum"] = self.momentum
+            if "betas" in group:
+                group["betas"] = (group["betas"][0], self.beta2)
         net.module_.set_train_noise(NoiseSpec.make(self.noise, self.noise_scale))
         last_good = dict(net.callbacks_)["last_good_epoch"]
         last_good.on_divergence = self.on_divergence
@@ -519,6 +528,11 @@ class NoisyNetEstimator(BaseEstimator):
         if valid is not None:
             valid = valid.to(device)
             net.train_split = predefined_split(Dataset(valid.net_input(), valid.y))
+        lr_schedule = dict(net.callbacks_).get("lr_schedule")
+        if lr_schedule is not None:
+            # fit has a budget of max_epochs epochs to schedule; partial_fit trains at the constant lr.
+            lr_schedule.lr = self.lr
+            lr_schedule.steps = None if epochs is not None else self.max_epochs * math.ceil(len(rows) / net.batch_size)
         rows = rows.to(device)
         try:
             net.partial_fit(rows.net_input(), rows.y, epochs=epochs)

@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from skorch.callbacks import Callback
 
-__all__ = ["NOISE_SCHEDULES", "NoiseScheduler", "noise_schedule_factor"]
+__all__ = [
+    "NOISE_SCHEDULES", "NoiseScheduler", "noise_schedule_factor", "LR_SCHEDULES", "LRScheduler", "lr_schedule_factor",
+]
 
 NOISE_SCHEDULES = ("constant", "linear", "exponential", "cosine")
 
@@ -96,3 +98,51 @@ class NoiseScheduler(Callback):
         net.history.record("noise_scale_factor", factor)
         if self.base_scale is not None:
             net.history.record("noise_scale", self.base_scale * factor)
+
+
+LR_SCHEDULES = ("constant", "cosine", "flat_cosine")
+
+
+def lr_schedule_factor(schedule: str, progress: float) -> float:
+    """The factor of the learning rate at ``progress`` in [0, 1] of a fit's step budget.
+
+    ``'constant'``: 1. ``'cosine'``: ``(1 + cos(π p)) / 2``, from 1 down to 0.
+    ``'flat_cosine'``: 1 for the first half, then a cosine down to 0 over the second.
+    """
+    p = min(max(progress, 0.0), 1.0)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * p))
+    if schedule == "flat_cosine":
+        return 1.0 if p < 0.5 else 0.5 * (1.0 + math.cos(math.pi * (2 * p - 1)))
+    return 1.0
+
+
+class LRScheduler(Callback):
+    """Set the learning rate of every step of ``fit`` from its position in the step budget.
+
+    The budget is ``max_epochs`` epochs of the fit's mini-batches; early stopping may end
+    the fit before the schedule does (the best epoch is kept either way). ``partial_fit``
+    trains at the constant ``lr`` (it has no budget): :attr:`steps` is None then.
+
+    Parameters
+    ----------
+    schedule : {'constant', 'cosine', 'flat_cosine'}
+    lr : float
+        The peak learning rate.
+    """
+
+    def __init__(self, schedule: str, lr: float) -> None:
+        self.schedule = schedule
+        self.lr = lr
+        self.steps: int | None = None
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        self.step_ = 0
+
+    def on_batch_begin(self, net, batch=None, training=None, **kwargs) -> None:
+        if not training or self.steps is None:
+            return
+        lr = self.lr * lr_schedule_factor(self.schedule, self.step_ / max(self.steps - 1, 1))
+        for group in net.optimizer_.param_groups:
+            group["lr"] = lr
+        self.step_ += 1

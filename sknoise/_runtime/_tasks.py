@@ -224,11 +224,16 @@ class LogitNetClassifier(NoisyNetClassifier):
     (softmax of each pass), and their spread is the uncertainty.
     """
 
+    _parameter_constraints: dict = {
+        **NoisyNetClassifier._parameter_constraints,
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+    }
+
     def _layer_widths(self, n_features: int, n_outputs: int) -> list[int]:
         return [n_features, *self._hidden_sizes, n_outputs]
 
     def _criterion(self) -> nn.Module:
-        return nn.CrossEntropyLoss(reduction="none")
+        return nn.CrossEntropyLoss(reduction="none", label_smoothing=self.label_smoothing)
 
     def _per_pass(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"proba": torch.softmax(out, dim=-1)}
