@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 import torch
 from scipy.special import log_softmax
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
@@ -17,7 +18,7 @@ from ._runtime._docs import CLASSIFIER_ATTRIBUTES_DOC, CLASSIFIER_PARAMETERS_DOC
 from ._runtime._estimator import store_init_params
 from ._runtime._tasks import NoisyNetClassifier
 from .nn._layers import NoiseRNG, NoiseSpec
-from .nn._networks import BatchedAutoencoderEnergy, OwnClassEnergy
+from .nn._networks import BatchedAutoencoderEnergy, JointEnergyLoss, OwnClassEnergy
 
 __all__ = ["NoisyEBMClassifier"]
 
@@ -75,6 +76,8 @@ class NoisyEBMClassifier(NoisyNetClassifier):
     _parameter_constraints: dict = {
         **NoisyNetClassifier._parameter_constraints,
         "energy_aggregate": [StrOptions(set(ENERGY_AGGREGATES))],
+        "objective": [StrOptions({"generative", "joint"})],
+        "discriminative_weight": [Interval(Real, 0, None, closed="left")],
     }
 
     # Reconstructing learned embeddings would let the autoencoders shrink them: every
@@ -97,6 +100,8 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         inference_noise_scale=None,
         n_inference_samples=32,
         energy_aggregate="mean",
+        objective="generative",
+        discriminative_weight=1.0,
         inference_memory_mb=None,
         noise_schedule="constant",
         noise_schedule_end=0.0,
@@ -147,10 +152,14 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         )
 
     def _criterion(self) -> nn.Module:
+        if self.objective == "joint":
+            return JointEnergyLoss(self.discriminative_weight)
         return OwnClassEnergy()
 
     def _extra_callbacks(self) -> list:
-        return [("share_targets", _ShareTargets())]
+        # The generative objective needs each row's own class only: the module packs the
+        # rows by class. The joint objective needs every class's energy of every row.
+        return [("share_targets", _ShareTargets())] if self.objective == "generative" else []
 
     def _net_arguments(self, module: nn.Module) -> dict:
         # skorch's own predict_proba (and its scoring callbacks) get the calibrated posterior.
@@ -328,6 +337,14 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
     energy_aggregate : {{'mean', 'logmeanexp'}}, default='mean'
         How the energies of the ``T`` passes combine: their mean, or the Monte-Carlo
         free energy ``-log mean_t exp(-E_t)``. Read at prediction time.
+    objective : {{'generative', 'joint'}}, default='generative'
+        ``'generative'``: the paper's one-class training, each class model learns to
+        reconstruct its own rows only. ``'joint'``: that plus a discriminative term,
+        the cross-entropy of ``softmax(-E / τ_train)`` (``τ_train`` learned), so that
+        each class model also learns to reconstruct the other classes' rows badly
+        (every row goes through all K models: K times the work per step).
+    discriminative_weight : float, default=1.0
+        Weight of the discriminative term of the joint objective.
 {CLASSIFIER_PARAMETERS_DOC}
         Class and sample weights weigh each row's energy in the training loss, the
         prior and the temperature's calibration.

@@ -20,7 +20,15 @@ from ._layers import (
     NoisyModule,
     monte_carlo,
 )
-from ._networks import BatchedAutoencoderEnergy, EmbeddedInput, NINRNet, NoiseInjectionNode, NoisyMLP, OwnClassEnergy
+from ._networks import (
+    BatchedAutoencoderEnergy,
+    EmbeddedInput,
+    JointEnergyLoss,
+    NINRNet,
+    NoiseInjectionNode,
+    NoisyMLP,
+    OwnClassEnergy,
+)
 from ._noise import NoiseDistribution, apply_noise, available_noises, get_noise
 from ._noisy_activations import HardSigmoid, HardTanh, NoisyHardActivation
 
@@ -32,6 +40,7 @@ __all__ = [
     "HardSigmoid",
     "HardTanh",
     "InferenceNoise",
+    "JointEnergyLoss",
     "MonteCarlo",
     "NINRNet",
     "NoiseDistribution",

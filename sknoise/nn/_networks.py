@@ -35,6 +35,7 @@ __all__ = [
     "niw_norms",
     "BatchedAutoencoderEnergy",
     "OwnClassEnergy",
+    "JointEnergyLoss",
     "EmbeddedInput",
 ]
 
@@ -400,3 +401,29 @@ class EmbeddedInput(NoisyModule):
         dense, codes = x[:, : self.n_dense], x[:, self.n_dense :].long()
         embedded = [embedding(codes[:, i]) for i, embedding in enumerate(self.embeddings)]
         return self.network(torch.cat([dense, *embedded], dim=1))
+
+
+class JointEnergyLoss(nn.Module):
+    """Training loss of a joint energy model: own-class energy plus a discriminative term.
+
+    Per row: ``E_y(x) + weight * CE(softmax(-E(x) / τ), y)``, with a learned
+    temperature ``τ`` (``exp(log_temperature)``). The first term is the generative,
+    one-class objective; the second makes each class model see the other classes'
+    rows too, pushing their energies up (cross-entropy over negative energies, as in
+    joint energy-based models). Needs every class's energy of each row.
+
+    Parameters
+    ----------
+    weight : float
+        Weight of the discriminative term.
+    """
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = float(weight)
+        self.log_temperature = nn.Parameter(torch.zeros(()))
+
+    def forward(self, energies: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        own = energies.gather(1, y.view(-1, 1)).squeeze(1)
+        logits = -energies / self.log_temperature.exp()
+        return own + self.weight * nn.functional.cross_entropy(logits, y, reduction="none")
