@@ -29,8 +29,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 import warnings
@@ -39,8 +37,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import sklearn
-import torch
 from scipy.stats import rankdata
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_classification
@@ -52,11 +48,18 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
-from sknoise import NoisyMLPClassifier
-
-RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import (  # noqa: E402
+    limit_threads,
+    machine_description,
+    markdown_table,
+    mean_std,
+    report_header,
+    save_figure,
+    write_report,
+)
+from sknoise import NoisyMLPClassifier  # noqa: E402
 
 # The defaults this benchmark recommends (copy them into NoisyMLPClassifier.__init__):
 # the current default with noise_scale 0.1 -> 0.2 and weight_decay 0 -> 1e-4, the
@@ -288,36 +291,30 @@ def _mean_ranks(results: dict, models: list[str], datasets: list[str], metric: s
 
 
 def table(results: dict, models: list[str], datasets: list[str], metric: str, digits: int = 4) -> str:
-    header = "| model | " + " | ".join(datasets) + " | mean | mean rank |"
-    lines = [header, "|" + "---|" * (len(datasets) + 3)]
     ranks = _mean_ranks(results, models, datasets, metric)
+    rows = []
     for model, rank in zip(models, ranks):
-        cells = []
-        for d in datasets:
-            values = getattr(results[d, model], metric)
-            cells.append(f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}")
+        row = {"model": model}
+        row.update({d: mean_std(getattr(results[d, model], metric), digits) for d in datasets})
         overall = np.mean([np.mean(getattr(results[d, model], metric)) for d in datasets])
-        lines.append(f"| {model} | " + " | ".join(cells) + f" | {overall:.{digits}f} | {rank:.2f} |")
-    return "\n".join(lines)
+        rows.append({**row, "mean": f"{overall:.{digits}f}", "mean rank": f"{rank:.2f}"})
+    return markdown_table(rows, ["model", *datasets, "mean", "mean rank"])
 
 
 def time_table(results: dict, models: list[str], datasets: list[str]) -> str:
-    lines = ["| model | " + " | ".join(datasets) + " | total per CV fit |", "|" + "---|" * (len(datasets) + 2)]
+    rows = []
     for model in models:
-        means = [np.mean(results[d, model].fit_time) for d in datasets]
-        lines.append(f"| {model} | " + " | ".join(f"{t:.2f}" for t in means) + f" | {sum(means):.2f} |")
-    return "\n".join(lines)
+        means = {d: float(np.mean(results[d, model].fit_time)) for d in datasets}
+        rows.append({"model": model, **means, "total per CV fit": sum(means.values())})
+    return markdown_table(rows, ["model", *datasets, "total per CV fit"], floatfmt=".2f")
 
 
-def machine() -> str:
-    return (
-        f"{os.cpu_count()}-core {platform.machine()} CPU, {torch.get_num_threads()} torch thread(s) "
-        f"(BLAS/OpenMP limited to the same), no GPU (torch {torch.__version__} CPU), "
-        f"Python {platform.python_version()}, scikit-learn {sklearn.__version__}, pandas {pd.__version__}"
-    )
+def host_description() -> str:
+    """The machine, measured now, and what this benchmark adds to it (thread limits, pandas)."""
+    return f"{machine_description()}; BLAS/OpenMP limited to the torch threads, pandas {pd.__version__}"
 
 
-def bar_chart(results: dict, models: list[str], datasets: list[str], path: Path) -> None:
+def bar_chart(results: dict, models: list[str], datasets: list[str], name: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -342,28 +339,27 @@ def bar_chart(results: dict, models: list[str], datasets: list[str], path: Path)
     axes[0].legend(fontsize=8, ncol=2, loc="lower left")
     axes[0].set_title("Cross-validated accuracy and log loss (5-fold x 3 repeats, mean ± std)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, name, dpi=110)
     plt.close(fig)
 
 
 # --------------------------------------------------------------------------- stages
-def sweep_stage(
-    candidates: dict, n_splits: int, n_repeats: int, datasets: list[str], out: str | None, title: str, command: str
-) -> None:
+def sweep_stage(candidates: dict, n_splits: int, n_repeats: int, datasets: list[str], out: str | None, title: str,
+                command: str, machine: str) -> None:
+    started = time.time()
     models = {name: noisy_mlp(**{**_CURRENT_DEFAULT, **change}) for name, change in candidates.items()}
     models["MLPClassifier()"] = sklearn_mlp
     models["HistGradientBoosting()"] = hist_gb
     results = run(models, datasets, n_splits, n_repeats)
     names = list(models)
-    text = "\n\n".join(
+    title = f"NoisyMLPClassifier defaults: {title}"
+    body = "\n\n".join(
         [
-            f"# NoisyMLPClassifier defaults: {title}",
-            f"Command: `{command}`\n\nMachine: {machine()}.",
             f"Protocol: RepeatedStratifiedKFold({n_splits} folds x {n_repeats} repeats, random_state=0); "
             "fold i fits every model with random_state=i. Each candidate changes one or two settings of the "
             f"current default `NoisyMLPClassifier()` = `{_CURRENT_DEFAULT}`. Mean rank is over the "
             f"{len(datasets)} data sets among all {len(names)} rows (1 = best). Fit times were taken while "
-            "other jobs shared the two cores: compare them only roughly.",
+            "other jobs may have shared the machine (see the load average above): compare them only roughly.",
             "## Accuracy (mean ± std over folds)",
             table(results, names, datasets, "accuracy"),
             "## Log loss (mean ± std over folds)",
@@ -372,9 +368,9 @@ def sweep_stage(
             time_table(results, names, datasets),
         ]
     )
-    print(text)
+    print(report_header(title, command, machine, started) + body)
     if out:
-        (RESULTS / out).write_text(text + "\n")
+        write_report(out, title, command, body, machine=machine, started=started)
 
 
 def final_models() -> dict:
@@ -387,16 +383,16 @@ def final_models() -> dict:
     }
 
 
-def final_stage(n_splits: int, n_repeats: int, datasets: list[str], write: bool, command: str) -> None:
+def final_stage(n_splits: int, n_repeats: int, datasets: list[str], write: bool, command: str, machine: str) -> None:
+    started = time.time()
     models = final_models()
     results = run(models, datasets, n_splits, n_repeats)
     names = list(models)
     n_fits = n_splits * n_repeats
     not_converged = ", ".join(f"{d}: {results[d, 'MLPClassifier()'].n_not_converged}/{n_fits}" for d in datasets)
-    text = "\n\n".join(
+    title = "NoisyMLPClassifier defaults vs MLPClassifier and HistGradientBoosting"
+    body = "\n\n".join(
         [
-            "# NoisyMLPClassifier defaults vs MLPClassifier and HistGradientBoosting",
-            f"Command: `{command}`\n\nMachine: {machine()}.",
             f"Protocol: RepeatedStratifiedKFold({n_splits} folds x {n_repeats} repeats, random_state=0), the "
             "same folds for every model; fold i fits every model with random_state=i. Neural nets: "
             "ColumnTransformer(numeric -> SimpleImputer(median) + StandardScaler; categorical -> "
@@ -421,10 +417,10 @@ def final_stage(n_splits: int, n_repeats: int, datasets: list[str], write: bool,
             "![accuracy and log loss per data set](defaults.png)",
         ]
     )
-    print(text)
+    print(report_header(title, command, machine, started) + body)
     if write:
-        (RESULTS / "defaults.md").write_text(text + "\n")
-        bar_chart(results, names, datasets, RESULTS / "defaults.png")
+        write_report("defaults", title, command, body, machine=machine, started=started)
+        bar_chart(results, names, datasets, "defaults")
 
 
 # The estimator's default before this benchmark: the sweep's starting point.
@@ -449,22 +445,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch, BLAS and OpenMP threads (default 1)")
     args = parser.parse_args(argv)
     command = " ".join(["python benchmarks/bench_defaults.py", *(sys.argv[1:] if argv is None else argv)])
-    torch.set_num_threads(args.threads)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with threadpool_limits(args.threads):
-        if args.quick:
-            final_stage(3, 1, ["iris", "synth_mixed"], write=False, command=command)
-            return
-        if args.stage in ("sweep", "all"):
-            sweep_stage(SWEEP, 3, 2, BUILTIN, "defaults_sweep.md", "candidate sweep, round 1", command)
-        if args.stage in ("sweep2", "all"):
-            tuning = [*BUILTIN, "synth_numeric_tune", "synth_mixed_tune"]
-            sweep_stage(SWEEP_ROUND2, 3, 2, tuning, "defaults_sweep2.md", "candidate sweep, round 2", command)
-        if args.stage in ("sweep3", "all"):
-            tuning = [*BUILTIN, "synth_numeric_tune", "synth_mixed_tune"]
-            sweep_stage(SWEEP_ROUND3, 3, 2, tuning, "defaults_sweep3.md", "candidate sweep, round 3", command)
-        if args.stage in ("final", "all"):
-            final_stage(5, 3, FINAL, write=True, command=command)
+    limit_threads(args.threads)
+    host = host_description()  # measured once, before the runs load the machine
+    if args.quick:
+        final_stage(3, 1, ["iris", "synth_mixed"], write=False, command=command, machine=host)
+        return
+    tuning = [*BUILTIN, "synth_numeric_tune", "synth_mixed_tune"]
+    if args.stage in ("sweep", "all"):
+        sweep_stage(SWEEP, 3, 2, BUILTIN, "defaults_sweep", "candidate sweep, round 1", command, host)
+    if args.stage in ("sweep2", "all"):
+        sweep_stage(SWEEP_ROUND2, 3, 2, tuning, "defaults_sweep2", "candidate sweep, round 2", command, host)
+    if args.stage in ("sweep3", "all"):
+        sweep_stage(SWEEP_ROUND3, 3, 2, tuning, "defaults_sweep3", "candidate sweep, round 3", command, host)
+    if args.stage in ("final", "all"):
+        final_stage(5, 3, FINAL, write=True, command=command, machine=host)
 
 
 if __name__ == "__main__":

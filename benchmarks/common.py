@@ -26,6 +26,7 @@ __all__ = [
     "machine_description",
     "mean_std",
     "markdown_table",
+    "report_header",
     "write_report",
     "code_version",
     "save_figure",
@@ -76,13 +77,13 @@ def machine_description() -> str:
     )
 
 
-def mean_std(values, digits: int = 3) -> str:
-    """``'mean ± std'`` of the finite values (population std), or ``'-'`` when there are none."""
+def mean_std(values, digits: int = 3, ddof: int = 0) -> str:
+    """``'mean ± std'`` of the finite values (population std; ``ddof=1``: sample std), or ``'-'`` when none."""
     values = np.asarray(list(values), dtype=float)
     values = values[np.isfinite(values)]
     if not len(values):
         return "-"
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=ddof):.{digits}f}"
 
 
 def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None, floatfmt: str = ".4f") -> str:
@@ -113,15 +114,19 @@ def code_version() -> str:
     return f"{commit}{' + uncommitted changes to sknoise/' if dirty else ''}" if commit else "unknown"
 
 
+def report_header(title: str, command: str, machine: str | None = None, started: float | None = None) -> str:
+    """The header :func:`write_report` writes (title, command, time, code, machine), for reports kept elsewhere."""
+    took = f" ({(time.time() - started) / 60:.1f} min)" if started else ""
+    return (f"# {title}\n\nCommand: `{command}`{took}, code at {code_version()}\n\n"
+            f"Machine: {machine or machine_description()}.\n\n")
+
+
 def write_report(name: str, title: str, command: str, body: str, machine: str | None = None,
                  started: float | None = None) -> Path:
     """Write ``benchmarks/results/<name>.md``: the title, the command, the machine, the body."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.md"
-    took = f" ({(time.time() - started) / 60:.1f} min)" if started else ""
-    header = (f"# {title}\n\nCommand: `{command}`{took}, code at {code_version()}\n\n"
-              f"Machine: {machine or machine_description()}.\n\n")
-    path.write_text(header + body.rstrip() + "\n")
+    path.write_text(report_header(title, command, machine, started) + body.rstrip() + "\n")
     print(f"wrote {path.relative_to(ROOT)}")
     return path
 

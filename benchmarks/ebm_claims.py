@@ -19,8 +19,6 @@ Writes benchmarks/results/ebm_claims[_quick].md, .csv and the PNGs beside them.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -35,9 +33,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sknoise._ebm import NoisyEBMClassifier  # noqa: E402
+from benchmarks.common import RESULTS, machine_description, mean_std, report_header, write_report  # noqa: E402
+from sknoise import NoisyEBMClassifier  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 OTHER_ACTIVATION = {"relu": "sigmoid", "sigmoid": "relu"}
 DISTRIBUTIONS = ["gaussian", "uniform", "laplace", "logistic", "cauchy", "gumbel", "rademacher"]
 
@@ -119,10 +117,6 @@ def run_task(name: str, seed: int, cfg: dict) -> list[dict]:
         rows[-1].pop("inference_noise")
     print(f"  {name:>13} seed {seed}: {time.perf_counter() - t0:6.1f}s", flush=True)
     return rows
-
-
-def mean_std(s: pd.Series) -> str:
-    return f"{s.mean():.3f} ± {s.std(ddof=0):.3f}"
 
 
 def claim1_table(df: pd.DataFrame) -> tuple[str, pd.DataFrame]:
@@ -218,7 +212,11 @@ def main() -> None:
         cfg.update(max_epochs=25, T_grid=[1, 8, 32], alpha_grid=[0.0, 0.5, 1.0])
     suffix = ("_quick" if args.quick else "") + args.suffix
     tasks = [(d, s) for d in datasets for s in seeds]
+    torch.set_num_threads(1)  # as in every task (run_task), so that the description below says so
+    machine = machine_description()  # measured before the runs load the machine
     print(f"{len(tasks)} tasks ({len(datasets)} data sets x {len(seeds)} seeds), {args.jobs} job(s)", flush=True)
+    print(f"machine: {machine}", flush=True)
+    started = time.time()
     start = time.perf_counter()
     if args.from_csv:
         # Only empty cells are missing: 'None' and 'none' are inference settings.
@@ -274,20 +272,17 @@ def main() -> None:
     matrix_tables = "\n\n".join(
         f"**{ds}**\n\n" + mat.loc[ds].unstack().loc[dists, ["none", *dists]].round(3).to_markdown()
         for ds in datasets)
+    command = " ".join(["python benchmarks/ebm_claims.py", *sys.argv[1:]])
     if args.from_csv:
-        run_header = f"Rebuilt from `{args.from_csv.name}` (seeds: {len(seeds)}, data sets: {', '.join(datasets)}).\n"
+        run_header = (f"Rebuilt from `{args.from_csv.name}` (seeds: {len(seeds)}, data sets: {', '.join(datasets)}); "
+                      "the command and machine above are the rebuild's.\n")
         run_header += f"Run: {args.run_note}\n" if args.run_note else ""
     else:
-        command = "python benchmarks/ebm_claims.py" + (" --quick" if args.quick else "")
-        command += f" --jobs {args.jobs}" if args.jobs > 1 else ""
-        run_header = (f"Command: `{command}` (seeds: {len(seeds)}, data sets: {', '.join(datasets)}; "
-                      f"wall time {elapsed / 60:.1f} min).\nMachine: {platform.machine()}, {os.cpu_count()} CPU "
-                      f"cores, torch {torch.__version__} on the CPU ({args.jobs} worker process(es), "
-                      f"1 torch thread each).\n")
+        run_header = (f"Seeds: {len(seeds)}, data sets: {', '.join(datasets)}; wall time of the fits "
+                      f"{elapsed / 60:.1f} min; {args.jobs} worker process(es), 1 torch thread each, on the CPU.\n")
     other = OTHER_ACTIVATION[cfg["activation"]]
-    report = f"""# NoisyEBMClassifier: the activation-noise paper's claims
-
-{run_header}
+    title = "NoisyEBMClassifier: the activation-noise paper's claims"
+    body = f"""{run_header}
 Setup: 70/30 stratified split per seed, StandardScaler + NoisyEBMClassifier in a Pipeline;
 one autoencoder per class, hidden {cfg['hidden']} {cfg['activation']} units carrying activation noise,
 adam lr={cfg['lr']}, batch 'auto', early stopping (10% held out, patience {cfg['patience']},
@@ -330,9 +325,10 @@ distribution is the training one (ties count as wins). `no_inference_noise`: mea
 
 {act_tab.to_markdown()}
 """
-    (RESULTS / f"ebm_claims{suffix}.md").write_text(report)
-    print(report)
-    print(f"done in {elapsed / 60:.1f} min; wrote {RESULTS / f'ebm_claims{suffix}.md'}")
+    started = None if args.from_csv else started
+    print(report_header(title, command, machine, started) + body)
+    write_report(f"ebm_claims{suffix}", title, command, body, machine=machine, started=started)
+    print(f"done in {elapsed / 60:.1f} min")
 
 
 if __name__ == "__main__":

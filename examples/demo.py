@@ -7,8 +7,10 @@ fit time. Run with ``make demo`` or ``python examples/demo.py``.
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_breast_cancer
@@ -18,7 +20,9 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknoise import NINRClassifier, NoisyEBMClassifier, NoisyMLPClassifier
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import machine_description, mean_std  # noqa: E402
+from sknoise import NINRClassifier, NoisyEBMClassifier, NoisyMLPClassifier  # noqa: E402
 
 
 def models() -> dict:
@@ -36,6 +40,7 @@ def main() -> None:
     t0 = time.perf_counter()
     X, y = load_breast_cancer(return_X_y=True)
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    print(f"machine: {machine_description()}")
     print(f"breast_cancer: {X.shape[0]} rows x {X.shape[1]} features, 5-fold CV\n")
     print(f"{'model':45s} {'accuracy':>15s} {'log loss':>15s} {'fit s':>7s}")
     for name, model in models().items():
@@ -46,8 +51,7 @@ def main() -> None:
             )
         acc, loss = scores["test_accuracy"], -scores["test_neg_log_loss"]
         print(
-            f"{name:45s} {acc.mean():.3f} ± {acc.std():.3f}   {loss.mean():.3f} ± {loss.std():.3f}"
-            f" {np.mean(scores['fit_time']):7.2f}",
+            f"{name:45s} {mean_std(acc):>15s} {mean_std(loss):>15s} {np.mean(scores['fit_time']):7.2f}",
             flush=True,
         )
     print(f"\ndone in {time.perf_counter() - t0:.0f} s")

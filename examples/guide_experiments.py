@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import multiprocessing
-import os
 import pickle
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -42,16 +40,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import sklearn  # noqa: E402
-import skorch  # noqa: E402
 import torch  # noqa: E402
 from sklearn.datasets import make_circles  # noqa: E402
 from skorch.callbacks import Callback  # noqa: E402
 from torch import nn  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import RESULTS, machine_description, markdown_table, mean_std, report_header  # noqa: E402
 from sknoise import NoisyMLPClassifier  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -160,18 +156,20 @@ class Outcome:
     curves: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
 
-    def row(self) -> str:
-        tr, te = np.array(self.train), np.array(self.test)
-        return (
-            f"| {self.config.name} | {tr.mean():.3f} ± {tr.std():.3f} | {te.mean():.3f} ± {te.std():.3f} "
-            f"| {te.min():.3f}–{te.max():.3f} | {len(te)} | {np.mean(self.seconds):.1f} |"
-        )
+    def row(self) -> dict:
+        te = np.array(self.test)
+        return {
+            "config": self.config.name,
+            "train acc (mean ± std)": mean_std(self.train),
+            "test acc (mean ± std)": mean_std(te),
+            "test acc min–max": f"{te.min():.3f}–{te.max():.3f}",
+            "n seeds": len(te),
+            "s / fit": f"{np.mean(self.seconds):.1f}",
+        }
 
 
-TABLE_HEAD = (
-    "| config | train acc (mean ± std) | test acc (mean ± std) | test acc min–max | n seeds | s / fit |\n"
-    "|---|---|---|---|---|---|"
-)
+def table(outcomes: list[Outcome]) -> str:
+    return markdown_table([o.row() for o in outcomes])
 
 
 class Progress:
@@ -330,6 +328,9 @@ def main(argv=None) -> None:
     epochs1, epochs2 = (200, 10) if quick else (4000, 100)
     stds = [0.0, 0.1, 0.5] if quick else [0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
     args.out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)  # as in every fit (fit_one), so that the description below says so
+    machine = machine_description()  # measured before the runs load the machine
+    print(f"machine: {machine}", flush=True)
 
     base1 = dict(
         hidden_layer_sizes=(500,), activation="relu", optimizer="adam", lr=1e-3, batch_size=32,
@@ -386,22 +387,18 @@ def main(argv=None) -> None:
     one_fit = np.mean(out1[0].seconds)
     tables = "\n".join([
         f"## Experiment 1: noise and dropout (30 train / 70 test, {epochs1} epochs)\n",
-        TABLE_HEAD, *[o.row() for o in out1], "",
+        table(out1), "",
         "Side check, Keras initialization (glorot_uniform kernels, zero biases) instead of torch's default:\n",
-        TABLE_HEAD, *[o.row() for o in out_keras], "",
+        table(out_keras), "",
         f"## Experiment 2: batch normalization (500 train / 500 test, {epochs2} epochs)\n",
-        TABLE_HEAD, *[o.row() for o in out2], "",
+        table(out2), "",
         "## Experiment 3: grid of the hidden (pre-activation) noise std\n",
-        TABLE_HEAD, *[o.row() for o in out_grid], "",
+        table(out_grid), "",
     ])
-    gpu = f"visible but unused: {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "none visible"
-    report = f"""# Practitioner's guide experiments with NoisyMLPClassifier{' (QUICK SMOKE RUN)' if quick else ''}
-
-Command: `{command}` (from the repository root, with the project's `.venv`).
-Machine: {platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores (GPU {gpu}), {args.jobs} fitting
-process(es) of one torch thread each;
-Python {platform.python_version()}, torch {torch.__version__}, skorch {skorch.__version__},
-scikit-learn {sklearn.__version__}. Wall time {total / 60:.1f} min; one {epochs1}-epoch fit of experiment 1
+    title = f"Practitioner's guide experiments with NoisyMLPClassifier{' (QUICK SMOKE RUN)' if quick else ''}"
+    report = report_header(title, command, machine) + f"""\
+Run from the repository root, with the project's `.venv`: {args.jobs} fitting process(es) of one torch thread
+each, on the CPU. Wall time {total / 60:.1f} min; one {epochs1}-epoch fit of experiment 1
 takes {one_fit:.1f} s. Seeds {seeds[0]}..{seeds[-1]} (estimator `random_state`); the data split is fixed.
 Accuracies are final-epoch `score()` values (noise and dropout off at prediction).
 

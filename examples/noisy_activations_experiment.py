@@ -26,8 +26,8 @@ Per-epoch training loss comes from ``loss_curve_``; a skorch callback passed thr
 noise replaced by its expectation) and the fraction of saturated hidden units
 (``|pre-activation| > 1`` on the test inputs) after every epoch.
 
-Run ``python examples/noisy_activations_experiment.py`` (5 seeds x 6 methods; about
-15-20 minutes on 2 shared CPU cores) or ``--quick`` for a smoke run of about a minute.
+Run ``python examples/noisy_activations_experiment.py`` (5 seeds x 6 methods; the results
+file records how long it took and on which machine) or ``--quick`` for a smoke run of about a minute.
 Writes ``benchmarks/results/noisy_activations.md`` and ``noisy_activations_curves.png``
 (``noisy_activations_quick.*`` with ``--quick``).
 """
@@ -35,7 +35,6 @@ Writes ``benchmarks/results/noisy_activations.md`` and ``noisy_activations_curve
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -45,15 +44,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import sklearn  # noqa: E402
-import skorch  # noqa: E402
 import torch  # noqa: E402
 from skorch.callbacks import Callback  # noqa: E402
 from torch import nn  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import (  # noqa: E402
+    machine_description,
+    markdown_table,
+    mean_std,
+    save_figure,
+    write_report,
+)
 from sknoise import NoiseLayer, NoisyHardActivation, NoisyMLPClassifier  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 N_FEATURES, N_PARITY = 10, 3
 HIDDEN = (32,) * 8
@@ -192,12 +195,7 @@ def epochs_to(curve: np.ndarray, threshold: float) -> float:
     return float(hits[0] + 1) if len(hits) else np.inf
 
 
-def mean_std(values) -> str:
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.3f} ± {values.std():.3f}"
-
-
-def plot(runs: dict, path: Path, epochs: int) -> None:
+def plot(runs: dict, name: str, epochs: int) -> Path:
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     x = np.arange(1, epochs + 1)
     panels = [("loss", "training loss (cross-entropy)"), ("test_acc", "test accuracy (eval mode)"),
@@ -218,8 +216,9 @@ def plot(runs: dict, path: Path, epochs: int) -> None:
     fig.suptitle(f"3-bit parity, {len(HIDDEN)} hidden layers of {HIDDEN[0]} hard-tanh units, SGD: "
                  f"mean ± std over {n_seeds} seeds")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    path = save_figure(fig, name, dpi=110)
     plt.close(fig)
+    return path
 
 
 def main(argv=None) -> None:
@@ -233,6 +232,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    machine = machine_description()  # measured before the runs load the machine
+    print(f"machine: {machine}", flush=True)
     n_seeds = args.seeds or (2 if args.quick else 5)
     epochs = args.epochs or (20 if args.quick else 60)
     n_train = 400 if args.quick else 1000
@@ -245,6 +246,7 @@ def main(argv=None) -> None:
     print("setup checks passed:", *facts, sep="\n  ", flush=True)
 
     runs: dict[str, list[dict]] = {m: [] for m in args.methods}
+    started = time.time()
     total_start = time.perf_counter()
     for seed in range(n_seeds):
         for method in args.methods:
@@ -255,17 +257,10 @@ def main(argv=None) -> None:
                   f"{r['seconds']:.0f}s", flush=True)
     elapsed = time.perf_counter() - total_start
 
-    png = RESULTS / f"noisy_activations_curves{suffix}.png"
-    plot(runs, png, epochs)
+    png = plot(runs, f"noisy_activations_curves{suffix}", epochs)
     command = "python examples/noisy_activations_experiment.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
+    title = f"Noisy activations on a deep hard-tanh network{' (quick smoke run)' if args.quick else ''}"
     lines = [
-        f"# Noisy activations on a deep hard-tanh network{' (quick smoke run)' if args.quick else ''}",
-        "",
-        f"Command: `{command}` ({elapsed / 60:.1f} min in all).",
-        f"Machine: {platform.machine()} CPU, 2 cores shared with other jobs, no GPU; torch {torch.__version__} "
-        f"({args.threads} thread), skorch {skorch.__version__}, scikit-learn {sklearn.__version__}, "
-        f"Python {platform.python_version()}.",
-        "",
         "## Setup",
         "",
         f"* Data: 3-bit parity of Gaussian features, {N_FEATURES} standard-normal columns, "
@@ -296,45 +291,45 @@ def main(argv=None) -> None:
         "",
         f"## Results (mean ± std over {n_seeds} seeds, after {epochs} epochs)",
         "",
-        "| method | final train loss | train accuracy | test accuracy | best test acc. | saturated units "
-        "| seeds solved (test acc. ≥ 0.9) | epochs to test acc. ≥ 0.9 (median) | s/fit |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for method, results in runs.items():
         to_90 = [epochs_to(r["test_acc"], 0.9) for r in results]
         solved = sum(np.isfinite(to_90))
         median = np.median(to_90)
-        lines.append(
-            f"| {method} | {mean_std([r['loss'][-1] for r in results])} "
-            f"| {mean_std([r['final_train_acc'] for r in results])} "
-            f"| {mean_std([r['final_test_acc'] for r in results])} "
-            f"| {mean_std([r['test_acc'].max() for r in results])} "
-            f"| {mean_std([r['saturated'][-1] for r in results])} "
-            f"| {solved}/{len(results)} | {'never' if not np.isfinite(median) else int(median)} "
-            f"| {np.mean([r['seconds'] for r in results]):.0f} |"
-        )
-    lines += ["", "Per seed (final train loss / test accuracy):", "",
-              "| method | " + " | ".join(f"seed {s}" for s in range(n_seeds)) + " |",
-              "|---|" + "---|" * n_seeds]
-    for method, results in runs.items():
-        cells = " | ".join(f"{r['loss'][-1]:.3f} / {r['final_test_acc']:.3f}" for r in results)
-        lines.append(f"| {method} | {cells} |")
+        rows.append({
+            "method": method,
+            "final train loss": mean_std([r["loss"][-1] for r in results]),
+            "train accuracy": mean_std([r["final_train_acc"] for r in results]),
+            "test accuracy": mean_std([r["final_test_acc"] for r in results]),
+            "best test acc.": mean_std([r["test_acc"].max() for r in results]),
+            "saturated units": mean_std([r["saturated"][-1] for r in results]),
+            "seeds solved (test acc. ≥ 0.9)": f"{solved}/{len(results)}",
+            "epochs to test acc. ≥ 0.9 (median)": "never" if not np.isfinite(median) else int(median),
+            "s/fit": f"{np.mean([r['seconds'] for r in results]):.0f}",
+        })
+    lines.append(markdown_table(rows))
+    seed_columns = [f"seed {s}" for s in range(n_seeds)]
+    rows = [{"method": method, **{c: f"{r['loss'][-1]:.3f} / {r['final_test_acc']:.3f}"
+                                  for c, r in zip(seed_columns, results)}}
+            for method, results in runs.items()]
+    lines += ["", "Per seed (final train loss / test accuracy):", "", markdown_table(rows, ["method", *seed_columns])]
     checkpoints = sorted({e for e in (1, epochs // 4, epochs // 2, 3 * epochs // 4, epochs) if e >= 1})
-    lines += ["", "Mean training loss at selected epochs:", "",
-              "| method | " + " | ".join(f"epoch {e}" for e in checkpoints) + " |",
-              "|---|" + "---|" * len(checkpoints)]
+    rows = []
     for method, results in runs.items():
         curves = np.stack([r["loss"] for r in results])
-        lines.append(f"| {method} | " + " | ".join(f"{curves[:, e - 1].mean():.3f}" for e in checkpoints) + " |")
+        rows.append({"method": method, **{f"epoch {e}": curves[:, e - 1].mean() for e in checkpoints}})
+    lines += ["", "Mean training loss at selected epochs:", "",
+              markdown_table(rows, ["method", *[f"epoch {e}" for e in checkpoints]], floatfmt=".3f")]
     lines += [
         "",
         f"Learning curves: `{png.name}` (training loss, eval-mode test accuracy and fraction of saturated "
         "units per epoch; line = mean, band = ± 1 std over seeds; dotted line = log 2).",
         "",
     ]
-    out = RESULTS / f"noisy_activations{suffix}.md"
-    out.write_text("\n".join(lines))
-    print(f"wrote {out} and {png} ({elapsed / 60:.1f} min)")
+    body = "\n".join(lines)
+    write_report(f"noisy_activations{suffix}", title, command, body, machine=machine, started=started)
+    print(f"fits took {elapsed / 60:.1f} min")
 
 
 if __name__ == "__main__":

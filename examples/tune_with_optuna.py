@@ -31,7 +31,7 @@ NoisyMLPClassifier is also shown with its untouched library defaults ((256, 256)
 Writes ``benchmarks/results/tuning.md`` and, per estimator,
 ``tuning_<name>_history.png`` and ``tuning_<name>_importances.png``.
 
-    python examples/tune_with_optuna.py                      # about 6 min on 2 busy CPU cores
+    python examples/tune_with_optuna.py                      # the full run (its time and machine: tuning.md)
     python examples/tune_with_optuna.py --quick              # a smoke run under a minute (*_quick files)
     python examples/tune_with_optuna.py --storage-dir /tmp/studies --n-trials 50
 
@@ -41,8 +41,7 @@ Several processes can share a study: see ``examples/optuna_worker.py``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -53,8 +52,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
-import sklearn  # noqa: E402
-import skorch  # noqa: E402
 import torch  # noqa: E402
 from optuna.distributions import CategoricalDistribution  # noqa: E402
 from optuna.importance import FanovaImportanceEvaluator, get_param_importances  # noqa: E402
@@ -68,16 +65,18 @@ from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-import sknoise  # noqa: E402
-from sknoise import NINRClassifier, NoisyMLPClassifier, TrainingDivergedError, suggest_params  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import RESULTS, machine_description, markdown_table, mean_std, report_header  # noqa: E402
+from sknoise import (  # noqa: E402
+    NINRClassifier,
+    NoisyEBMClassifier,
+    NoisyMLPClassifier,
+    TrainingDivergedError,
+    suggest_params,
+)
 
 #: Short name (for files and tables) -> estimator class.
-ESTIMATORS = {"mlp": NoisyMLPClassifier, "ninr": NINRClassifier}
-# NoisyEBMClassifier joins automatically once sknoise exports it.
-if hasattr(sknoise, "NoisyEBMClassifier"):
-    ESTIMATORS["ebm"] = sknoise.NoisyEBMClassifier
+ESTIMATORS = {"mlp": NoisyMLPClassifier, "ninr": NINRClassifier, "ebm": NoisyEBMClassifier}
 
 
 def settings(quick: bool) -> dict:
@@ -285,8 +284,9 @@ def fmt(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def mean_std(values: np.ndarray, digits: int = 4) -> str:
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+def sample_mean_std(values: np.ndarray) -> str:
+    """``'mean ± std'`` over the seeds, 4 decimals, sample std (ddof=1) as the report says."""
+    return mean_std(values, digits=4, ddof=1)
 
 
 def summary(name: str, res: dict) -> str:
@@ -347,21 +347,15 @@ def reading_notes(studies: dict, results: dict, fixed: dict) -> list[str]:
     return notes
 
 
-def write_report(args, cfg, fixed, studies, results, plots, demo, elapsed, data) -> Path:
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+def write_report(args, cfg, fixed, studies, results, plots, demo, started, machine, data) -> Path:
     cmd = "python examples/tune_with_optuna.py" + (" --quick" if args.quick else "")
     if args.n_trials is not None:
         cmd += f" --n-trials {args.n_trials}"
     Xtr, Xte = data[0], data[1]
+    title = "Tuning sknoise estimators with optuna" + (" (quick smoke run)" if args.quick else "")
     lines = [
-        "# Tuning sknoise estimators with optuna" + (" (quick smoke run)" if args.quick else ""),
-        "",
-        f"Command: `{cmd}` (studies kept in `{args.storage_dir}`); this run took {elapsed / 60:.1f} min "
-        "(searches resumed from their journals take only the missing trials).",
-        f"Machine: {platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores shared with other jobs, "
-        f"GPU: {gpu}; torch threads: {torch.get_num_threads()}. Python {platform.python_version()}, "
-        f"torch {torch.__version__}, skorch {skorch.__version__}, scikit-learn {sklearn.__version__}, "
-        f"optuna {optuna.__version__}.",
+        f"Studies kept in `{args.storage_dir}`; the run time above is this run's (searches resumed from their "
+        "journals take only the missing trials).",
         "",
         f"Data: `load_digits`, one stratified split: {len(Xtr)} training rows, {len(Xte)} test rows "
         "(`random_state=0`). Model: `Pipeline(StandardScaler, estimator)` with "
@@ -373,20 +367,22 @@ def write_report(args, cfg, fixed, studies, results, plots, demo, elapsed, data)
         "",
         "## Searches",
         "",
-        "| estimator | trials (complete / pruned-diverged / failed) | search min | best CV accuracy "
-        "| CV log loss of best | default's CV accuracy | best parameters |",
-        "|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for name, study in studies.items():
         states = [t.state for t in finished(study)]
         best = study.best_trial
-        params = ", ".join(f"`{k.removeprefix('clf__')}={fmt(v)}`" for k, v in best.params.items())
-        lines.append(
-            f"| {ESTIMATORS[name].__name__} | {states.count(TrialState.COMPLETE)} / {states.count(TrialState.PRUNED)}"
-            f" / {states.count(TrialState.FAIL)} | {study.user_attrs.get('search_seconds', np.nan) / 60:.1f}"
-            f" | {best.value:.4f} | {best.user_attrs.get('cv_log_loss', np.nan):.4f}"
-            f" | {results[name]['default_cv']:.4f} | {params} |"
-        )
+        rows.append({
+            "estimator": ESTIMATORS[name].__name__,
+            "trials (complete / pruned-diverged / failed)": f"{states.count(TrialState.COMPLETE)} / "
+            f"{states.count(TrialState.PRUNED)} / {states.count(TrialState.FAIL)}",
+            "search min": f"{study.user_attrs.get('search_seconds', np.nan) / 60:.1f}",
+            "best CV accuracy": best.value,
+            "CV log loss of best": best.user_attrs.get("cv_log_loss", np.nan),
+            "default's CV accuracy": results[name]["default_cv"],
+            "best parameters": ", ".join(f"`{k.removeprefix('clf__')}={fmt(v)}`" for k, v in best.params.items()),
+        })
+    lines.append(markdown_table(rows))
     lines += [
         "",
         "Trial 0 of every search is the default configuration (`study.enqueue_trial`); where a default "
@@ -415,17 +411,21 @@ def write_report(args, cfg, fixed, studies, results, plots, demo, elapsed, data)
         "(hidden (64,), max_epochs "
         f'{fixed["max_epochs"]}); "tuned" = the same plus the best parameters of the search.',
         "",
-        "| estimator | configuration | test accuracy | test log loss | epochs run per seed | fit s |",
-        "|---|---|---|---|---|---|",
     ]
-    for name, res in results.items():
-        for key, label in CONFIG_LABELS.items():
-            if key in res:
-                r = res[key]
-                lines.append(
-                    f"| {ESTIMATORS[name].__name__} | {label} | {mean_std(r['acc'])} | {mean_std(r['loss'])} "
-                    f"| {', '.join(map(str, r['epochs']))} | {r['secs']:.1f} |"
-                )
+    rows = [
+        {
+            "estimator": ESTIMATORS[name].__name__,
+            "configuration": label,
+            "test accuracy": sample_mean_std(res[key]["acc"]),
+            "test log loss": sample_mean_std(res[key]["loss"]),
+            "epochs run per seed": ", ".join(map(str, res[key]["epochs"])),
+            "fit s": f"{res[key]['secs']:.1f}",
+        }
+        for name, res in results.items()
+        for key, label in CONFIG_LABELS.items()
+        if key in res
+    ]
+    lines.append(markdown_table(rows))
     lines += ["", "Gain of tuning:", ""]
     lines += [summary(name, res) for name, res in results.items()]
     if demo:
@@ -456,7 +456,7 @@ def write_report(args, cfg, fixed, studies, results, plots, demo, elapsed, data)
         "",
     ]
     path = args.out / f"tuning{args.suffix}.md"
-    path.write_text("\n".join(lines))
+    path.write_text(report_header(title, cmd, machine, started) + "\n".join(lines))
     return path
 
 
@@ -474,10 +474,13 @@ def main() -> None:
     if args.n_trials is not None:
         cfg["n_trials"] = args.n_trials
     torch.set_num_threads(args.threads)
+    # Measured before the runs load the machine; optuna is this script's addition to the versions.
+    machine = f"{machine_description()}, optuna {optuna.__version__}"
+    print(f"machine: {machine}", flush=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     args.storage_dir.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+    started, t0 = time.time(), time.perf_counter()
 
     X, y = load_digits(return_X_y=True)
     data = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
@@ -502,13 +505,14 @@ def main() -> None:
             res["library"] = evaluate(cls, {}, {}, data, cfg["seeds"])
         for key in CONFIG_LABELS:
             if key in res:
-                print(f"  test {key:8s}: accuracy {mean_std(res[key]['acc'])}, log loss {mean_std(res[key]['loss'])}")
+                print(f"  test {key:8s}: accuracy {sample_mean_std(res[key]['acc'])}, "
+                      f"log loss {sample_mean_std(res[key]['loss'])}")
         print(f"  [{time.perf_counter() - t0:.0f} s]", flush=True)
 
     demo = None if args.skip_search_cv else search_cv_demo(Xtr, ytr, args, cfg)
     if demo:
         print(f"  OptunaSearchCV: {demo['complete']} complete, {demo['pruned']} pruned, best {demo['best_value']:.4f}")
-    path = write_report(args, cfg, fixed, studies, results, plots, demo, time.perf_counter() - t0, data)
+    path = write_report(args, cfg, fixed, studies, results, plots, demo, started, machine, data)
     print(f"wrote {path} and {len(plots)} figures in {time.perf_counter() - t0:.0f} s")
 
 
