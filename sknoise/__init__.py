@@ -7,6 +7,7 @@ The torch building blocks (noise distributions, noise layers, the networks) live
 them are re-exported here.
 """
 
+from . import metrics, nn
 from ._ebm import NoisyEBMClassifier
 from ._mlp import NoisyMLPClassifier, NoisyMLPRegressor
 from ._ninr import NINRClassifier, NINRRegressor, NIWNormRecorder, ninr_phase
@@ -66,6 +67,8 @@ __all__ = [
     "corrupt",
     "get_noise",
     "make_activation",
+    "metrics",
+    "nn",
     "ninr_phase",
     "noise_schedule_factor",
     "plot_robustness",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from numbers import Real
 
 import numpy as np
@@ -23,8 +22,6 @@ from .nn._networks import BatchedAutoencoderEnergy, JointEnergyLoss, OwnClassEne
 __all__ = ["NoisyEBMClassifier"]
 
 ENERGY_AGGREGATES = ("mean", "logmeanexp")
-# One scalar is fitted: this many rows pin it down, and bound the Monte-Carlo cost of fit.
-MAX_CALIBRATION_ROWS = 1000
 
 
 class _ShareTargets(Callback):
@@ -39,37 +36,6 @@ class _ShareTargets(Callback):
 
     def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
         net.module_.targets = None
-
-
-def _fit_temperature(
-    energies: np.ndarray, y: np.ndarray, log_prior: np.ndarray, weights: np.ndarray | None = None
-) -> float:
-    """Temperature ``τ`` of ``softmax(-E/τ + log π)`` for labelled (held-out) rows.
-
-    The (sample-weighted) log loss is evaluated on a grid of ``log τ`` (three decades
-    either side of the energies' spread), with the targets smoothed towards uniform by
-    ``ε = 1/(K n + 1)`` for ``n`` rows and ``K`` classes, so that a sample the model
-    happens to separate perfectly does not send ``τ`` to 0. Of the temperatures whose
-    mean loss lies within one standard error of the best, the largest is taken (the
-    one-standard-error rule): on a small calibration sample the minimum is noisy, and a
-    larger ``τ`` errs towards the prior, whose log loss is the entropy of the class
-    shares, rather than towards overconfidence.
-    """
-    spread = float(np.std(energies))
-    spread = spread if math.isfinite(spread) and spread > 0 else 1.0
-    taus = spread * np.logspace(-3, 3, 121)
-    eps = 1.0 / (energies.shape[1] * len(y) + 1)
-    w = np.ones(len(y)) if weights is None else weights / weights.mean()
-    rows = np.arange(len(y))
-    losses = np.empty((len(taus), len(y)))
-    for i, tau in enumerate(taus):
-        log_p = log_softmax(-energies / tau + log_prior, axis=1)
-        losses[i] = -((1 - eps) * log_p[rows, y] + eps * log_p.mean(axis=1))
-    mean = (losses * w).mean(axis=1)
-    best = int(np.argmin(mean))
-    standard_error = ((losses - losses[best]) * w).std(axis=1) / math.sqrt(len(y))
-    within = np.flatnonzero(mean <= mean[best] + standard_error)
-    return float(taus[within.max()])
 
 
 class NoisyEBMClassifier(NoisyNetClassifier):
@@ -120,8 +86,10 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        calibration="temperature",
         class_weight=None,
         device="cpu",
+        n_members=1,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -149,6 +117,7 @@ class NoisyEBMClassifier(NoisyNetClassifier):
             self._activation_factory(rng),
             NoiseSpec.make(self.noise, self.noise_scale),
             rng,
+            n_members=self.n_members,
         )
 
     def _criterion(self) -> nn.Module:
@@ -225,44 +194,17 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         check_is_fitted(self)
         return self.net_.module_.log_prior.double().exp().numpy()
 
-    def calibrate(self, X, y):
-        """Refit the temperature ``temperature_`` on labelled rows, under the current inference settings.
+    def _temperature_problem(self, X: torch.Tensor, check_finite: bool):
+        energies = self._energies(X, check_finite=check_finite)
+        log_prior = self.net_.module_.log_prior.double().numpy()
 
-        ``fit`` calibrates for the inference settings it was given; call this after
-        changing them with ``set_params`` (accuracy does not depend on ``τ``, the
-        probabilities do). Rows whose energies are not finite are refused, and the
-        temperature is left as it was.
+        def log_proba_at(tau: float, rows=slice(None)) -> np.ndarray:
+            return log_softmax(-energies[rows] / tau + log_prior, axis=1)
 
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Labels among ``classes_``.
+        return energies, log_proba_at
 
-        Returns
-        -------
-        self
-        """
-        check_is_fitted(self)
-        X, y = self._validate_X_y(X, y, reset=False)
-        self._fit_temperature(Rows(X, self._encode_targets(y)))
-        return self
-
-    def _fit_temperature(self, rows: Rows, skip_non_finite: bool = False) -> None:
-        if len(rows) > MAX_CALIBRATION_ROWS:
-            # Evenly spaced rows: deterministic, and class proportions survive sorted data.
-            rows = rows.subset(torch.linspace(0, len(rows) - 1, MAX_CALIBRATION_ROWS).long())
-        energies, y = self._energies(rows.X, check_finite=not skip_non_finite), rows.y.numpy()
-        w = None if rows.w is None else rows.w.double().numpy()
-        finite = np.isfinite(energies).all(axis=1)
-        if w is not None:
-            finite &= w > 0
-        if not finite.any():
-            return  # nothing to calibrate on: the temperature stays as it was
-        module = self.net_.module_
-        tau = _fit_temperature(energies[finite], y[finite], module.log_prior.double().numpy(),
-                               None if w is None else w[finite])
-        module.temperature.fill_(tau)
+    def _set_temperature(self, tau: float) -> None:
+        self.net_.module_.temperature.fill_(tau)
 
     def _after_training(self, train: Rows, valid: Rows | None) -> None:
         module = self.net_.module_
@@ -278,11 +220,7 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         # A class announced to partial_fit but not seen yet gets one pseudo-row.
         counts = self._class_counts_ + (self._class_counts_ == 0)
         module.log_prior.copy_((counts / counts.sum()).log())
-        # The temperature is fitted on held-out rows when early stopping holds some out
-        # (training rows are fitted too well, so their energies separate the classes too
-        # cleanly); partial_fit, which holds none out, fits it on its own rows. Rows too
-        # large for the network (a warned divergence) are left out.
-        self._fit_temperature(train if valid is None else valid, skip_non_finite=True)
+        super()._after_training(train, valid)
 
 
 class _Posterior:
@@ -292,7 +230,8 @@ class _Posterior:
         self.module = module
 
     def __call__(self, energies: torch.Tensor) -> torch.Tensor:
-        return self.module.posterior(energies)
+        proba = self.module.posterior(energies)
+        return proba if proba.dim() == 2 else proba.mean(dim=1)  # members: (N, members, K)
 
 
 NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activation noise.
@@ -345,7 +284,7 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
         (every row goes through all K models: K times the work per step).
     discriminative_weight : float, default=1.0
         Weight of the discriminative term of the joint objective.
-{CLASSIFIER_PARAMETERS_DOC}
+{CLASSIFIER_PARAMETERS_DOC.format(calibration='temperature')}
         Class and sample weights weigh each row's energy in the training loss, the
         prior and the temperature's calibration.
 
@@ -353,12 +292,6 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
     ----------
 {CLASSIFIER_ATTRIBUTES_DOC}
 {COMMON_ATTRIBUTES_DOC}
-    temperature_ : float
-        Temperature ``τ`` of ``softmax(-E/τ + log π)``, fitted after training under the
-        inference settings of that moment on the rows early stopping held out (at most
-        1000, evenly spaced; the training rows without early stopping, and each
-        ``partial_fit`` call's rows): the largest ``τ`` whose smoothed log loss is
-        within one standard error of the best. Refit it with :meth:`calibrate`.
     class_prior_ : ndarray of shape (n_classes,)
         The prior ``π``: class shares of every row ``fit`` (and ``partial_fit``) was given.
 

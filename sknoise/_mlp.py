@@ -74,6 +74,7 @@ class _NoisyMLPNetwork:
             self.dropout,
             self.batch_norm,
             rng,
+            n_members=self.n_members,
         )
 
 
@@ -119,8 +120,10 @@ class NoisyMLPClassifier(_NoisyMLPNetwork, LogitNetClassifier):
         n_iter_no_change=20,
         tol=1e-4,
         label_smoothing=0.0,
+        calibration=None,
         class_weight=None,
         device="cpu",
+        n_members=1,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -173,6 +176,7 @@ class NoisyMLPRegressor(_NoisyMLPNetwork, NoisyNetRegressor):
         loss="squared_error",
         huber_delta=1.0,
         device="cpu",
+        n_members=1,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -256,7 +260,7 @@ def _docstring(task: str, task_parameters: str, task_attributes: str, examples: 
 
 NoisyMLPClassifier.__doc__ = _docstring(
     "classifier",
-    LABEL_SMOOTHING_DOC + "\n" + CLASSIFIER_PARAMETERS_DOC,
+    LABEL_SMOOTHING_DOC + "\n" + CLASSIFIER_PARAMETERS_DOC.format(calibration=None),
     CLASSIFIER_ATTRIBUTES_DOC,
     """\
     >>> from sklearn.datasets import load_iris

@@ -172,6 +172,7 @@ class _NINRNetwork:
             self.nin_placement,
             self.niw_init_scale,
             rng,
+            n_members=self.n_members,
         )
 
     def _divergence_settings(self) -> str:
@@ -234,8 +235,10 @@ class NINRClassifier(_NINRNetwork, LogitNetClassifier):
         n_iter_no_change=10,
         tol=1e-4,
         label_smoothing=0.0,
+        calibration=None,
         class_weight=None,
         device="cpu",
+        n_members=1,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -286,6 +289,7 @@ class NINRRegressor(_NINRNetwork, NoisyNetRegressor):
         loss="squared_error",
         huber_delta=1.0,
         device="cpu",
+        n_members=1,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -364,7 +368,7 @@ def _docstring(task: str, task_parameters: str, task_attributes: str, examples: 
 
 NINRClassifier.__doc__ = _docstring(
     "classifier",
-    LABEL_SMOOTHING_DOC + "\n" + CLASSIFIER_PARAMETERS_DOC,
+    LABEL_SMOOTHING_DOC + "\n" + CLASSIFIER_PARAMETERS_DOC.format(calibration=None),
     CLASSIFIER_ATTRIBUTES_DOC,
     """\
     >>> from sklearn.datasets import load_iris

@@ -6,14 +6,16 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from scipy.special import log_softmax
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sknoise import NoiseRNG, NoiseSpec, apply_noise, make_activation
-from sknoise._ebm import NoisyEBMClassifier, _fit_temperature
-from sknoise.nn._networks import BatchedAutoencoderEnergy, OwnClassEnergy, _BatchedLinear
+from sknoise._ebm import NoisyEBMClassifier
+from sknoise._runtime._calibration import fit_temperature
+from sknoise.nn._networks import BatchedAutoencoderEnergy, BatchedLinear, OwnClassEnergy
 
 # These tests look at the network itself, on standardized inputs; the built-in preprocessing
 # is tested in tests/test_preprocessing.py.
@@ -37,7 +39,7 @@ def test_batched_module_equals_one_autoencoder_per_class(hidden):
     """Every column k of the output is the reconstruction error of class k's own autoencoder."""
     m = module(hidden=hidden).eval()
     x = torch.randn(7, 5)
-    linears = [layer for layer in m.layers if isinstance(layer, _BatchedLinear)]
+    linears = [layer for layer in m.layers if isinstance(layer, BatchedLinear)]
     expected = []
     for k in range(3):
         h = x
@@ -181,6 +183,11 @@ def test_chunked_inference_equals_one_chunk_when_deterministic(iris):
     np.testing.assert_allclose(clf.set_params(inference_memory_mb=1e-3).energy(X), whole, rtol=1e-5, atol=1e-7)
 
 
+def _fit_temperature(energies, y, log_prior):
+    """The EBM's temperature problem: softmax(-E / tau + log prior)."""
+    return fit_temperature(lambda t: log_softmax(-energies / t + log_prior, axis=1), y, float(np.std(energies)))
+
+
 def test_fitted_temperature_is_the_largest_within_one_standard_error_of_the_best():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 300)
@@ -313,8 +320,6 @@ def test_fit_predict_and_pickle_on_cuda(iris):
 
 
 def test_temperature_does_not_collapse_on_a_separated_sample():
-    from sknoise._ebm import _fit_temperature
-
     rng = np.random.default_rng(0)
     y = np.arange(40) % 2
     energies = rng.uniform(0.5, 1.0, size=(40, 2))

@@ -434,7 +434,7 @@ def test_R5_ctrl_c_during_the_ebm_calibration_leaves_an_unfitted_estimator(iris,
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sknoise._ebm, "_fit_temperature", interrupted)
+    monkeypatch.setattr(sknoise._runtime._tasks, "fit_temperature", interrupted)
     ebm = fast(NoisyEBMClassifier)
     with pytest.raises(KeyboardInterrupt):
         ebm.fit(X, y)

@@ -113,6 +113,12 @@ COMMON_PARAMETERS_DOC = """\
     tol : float, default=1e-4
         Relative improvement of the validation loss that counts as one: below
         ``best * (1 - tol)``.
+    n_members : int, default=1
+        An ensemble in one module: this many independently initialized copies of the
+        network (their own weights and noise draws), trained at once as batched
+        matrix products, each on every row. Predictions average the members'
+        probabilities (classifiers) or means (regressors); ``return_std`` reports the
+        spread across members and Monte-Carlo passes together.
     device : {{'cpu', 'cuda', 'auto'}} or str, default='cpu'
         Torch device; ``'auto'`` picks CUDA when it is available.
     random_state : int, RandomState instance or None, default=None
@@ -135,7 +141,9 @@ COMMON_PARAMETERS_DOC = """\
 
 CLASSIFIER_ATTRIBUTES_DOC = """\
     classes_ : ndarray of shape (n_classes,)
-        Class labels."""
+        Class labels.
+    temperature_ : float
+        The temperature of the probabilities (1 without calibration)."""
 
 REGRESSOR_ATTRIBUTES_DOC = """\
     n_outputs_ : int
@@ -203,9 +211,16 @@ LABEL_SMOOTHING_DOC = """\
         uniformly on all classes."""
 
 CLASSIFIER_PARAMETERS_DOC = """\
+    calibration : {{'temperature'}} or None, default={calibration!r}
+        ``'temperature'``: after training, fit a temperature on the rows early stopping
+        held out (the training rows without early stopping; each ``partial_fit`` call's
+        rows) under the inference settings of that moment, so that ``predict_proba``
+        is calibrated without a ``CalibratedClassifierCV`` wrapper: the largest
+        temperature whose smoothed log loss is within one standard error of the best
+        (``temperature_``; refit with :meth:`calibrate`). ``None``: temperature 1.
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes in the training loss, multiplying any ``sample_weight``:
-        a dict ``{label: weight}`` (missing labels weigh 1), or ``'balanced'`` for
+        a dict ``{{label: weight}}`` (missing labels weigh 1), or ``'balanced'`` for
         ``n_samples / (n_classes * count_k)`` computed on the (sample-weighted) labels of
         ``fit`` (``partial_fit`` takes dicts only: it cannot know the class shares)."""
 

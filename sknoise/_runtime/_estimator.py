@@ -37,7 +37,7 @@ from .._search import NOISE_SEARCH_SPACE, with_prefix
 from ..nn._activations import available_activations, make_activation
 from ..nn._inference import plan_chunks, predict_passes
 from ..nn._layers import InferenceNoise, NoiseRNG, NoiseSpec, NoisyModule
-from ..nn._networks import EmbeddedInput
+from ..nn._networks import EmbeddedInput, MemberMean
 from ..nn._noise import MULTIPLICATIVE_NOISES, available_noises, get_noise
 from ._data import Rows
 from ._net import (
@@ -133,6 +133,7 @@ class NoisyNetEstimator(BaseEstimator):
         "callbacks": [list, None],
         "on_divergence": [StrOptions({"raise", "warn"})],
         "preprocessing": [StrOptions({"auto"}), None],
+        "n_members": [Interval(Integral, 1, None, closed="left")],
         "numeric_scaling": [StrOptions(set(NUMERIC_SCALINGS))],
     }
 
@@ -245,6 +246,10 @@ class NoisyNetEstimator(BaseEstimator):
 
     #: The skorch net class (a classifier's or a regressor's).
     _net_class: type
+
+    def _combine_members(self) -> Callable | None:
+        """How the validation loss combines ensemble members' outputs (None: the members' mean loss)."""
+        return None
 
     def _stratify(self, y: torch.Tensor) -> np.ndarray | None:
         """Labels to stratify the validation split by, or None."""
@@ -480,7 +485,10 @@ class NoisyNetEstimator(BaseEstimator):
                 ) from error
         if not isinstance(module, NoisyModule):
             raise TypeError(f"{type(self).__name__}._build_module must return a sknoise.nn.NoisyModule.")
-        self._layer_widths_ = self._layer_widths(n_inputs, n_outputs)
+        # Memory per input row: the members' activations side by side.
+        widths = self._layer_widths(n_inputs, n_outputs)
+        self._layer_widths_ = [widths[0], *(self.n_members * w for w in widths[1:])]
+        self._n_members_ = self.n_members
         print_log = (
             {"callbacks__print_log__sink": print_plain,
              "callbacks__print_log__keys_ignored": ["batches", *self._history_keys_not_printed]}
@@ -490,7 +498,8 @@ class NoisyNetEstimator(BaseEstimator):
         )
         self.net_ = self._net_class(
             module,
-            criterion=self._criterion(),
+            criterion=self._criterion() if self.n_members == 1 else MemberMean(self._criterion(),
+                                                                                self._combine_members()),
             max_epochs=self.max_epochs,
             batch_size=self._batch_size(n_train_rows),
             train_split=None,  # set for each call's data in _train
@@ -688,6 +697,17 @@ class NoisyNetEstimator(BaseEstimator):
         mb = get_config()["working_memory"] if self.inference_memory_mb is None else self.inference_memory_mb
         return mb * 2**20
 
+    def _members_as_passes(self, per_pass: Callable) -> Callable:
+        """With members, the ``(passes, rows, members, ...)`` output counts every member as a pass."""
+        if self._n_members_ == 1:
+            return per_pass
+
+        def fold(out: torch.Tensor) -> dict:
+            p, r, k = out.shape[:3]
+            return per_pass(out.transpose(1, 2).reshape(p * k, r, *out.shape[3:]))
+
+        return fold
+
     def _passes(
         self, X: torch.Tensor, per_pass: Callable | None = None, kinds: dict | None = None, check_finite: bool = True
     ) -> dict:
@@ -711,7 +731,7 @@ class NoisyNetEstimator(BaseEstimator):
             seed=module.noise_rng.seeds["inference"],
             plan=plan_chunks(n_passes, self._layer_widths_, self._inference_budget_bytes()),
             device=self.net_.device,
-            per_pass=self._per_pass if per_pass is None else per_pass,
+            per_pass=self._members_as_passes(self._per_pass if per_pass is None else per_pass),
             kinds=self._pass_kinds() if kinds is None else kinds,
         )
         if check_finite:

@@ -114,8 +114,14 @@ class MaxNormConstraint(Callback):
             return
         with torch.no_grad():
             for layer in net.module_.max_norm_layers():
-                # renorm over dim 0 bounds the norm of each output unit's row of weights.
-                layer.weight.copy_(torch.renorm(layer.weight, p=2, dim=0, maxnorm=self.max_norm))
+                weight = layer.weight
+                if weight.dim() == 3:  # BatchedLinear (members, in, out): a unit's weights are weight[m, :, j]
+                    units = weight.transpose(1, 2).reshape(-1, weight.shape[1])
+                    units = torch.renorm(units, p=2, dim=0, maxnorm=self.max_norm)
+                    weight.copy_(units.reshape(weight.shape[0], weight.shape[2], -1).transpose(1, 2))
+                else:
+                    # renorm over dim 0 bounds the norm of each output unit's row of weights.
+                    weight.copy_(torch.renorm(weight, p=2, dim=0, maxnorm=self.max_norm))
 
 
 class TrainingDivergedError(FloatingPointError):

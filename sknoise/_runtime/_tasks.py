@@ -7,12 +7,14 @@ the check that a fit learned more than a constant.
 
 from __future__ import annotations
 
+import math
 import warnings
 from abc import abstractmethod
 from numbers import Real
 
 import numpy as np
 import torch
+from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
@@ -21,12 +23,18 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from ..nn._networks import log_mean_probability, mean_output
+from ._calibration import fit_temperature
 from ._data import Rows
 from ._estimator import CHECK_ROWS, NoisyNetEstimator
 from ._net import TensorNetClassifier, TensorNetRegressor
 from ._validation import check_classes_argument
 
 __all__ = ["NoisyNetClassifier", "LogitNetClassifier", "NoisyNetRegressor"]
+
+
+# One scalar is fitted: this many rows pin it down, and bound the Monte-Carlo cost of fit.
+MAX_CALIBRATION_ROWS = 1000
 
 
 def _check_rows(rows: Rows) -> Rows:
@@ -37,6 +45,24 @@ def _check_rows(rows: Rows) -> Rows:
 
 def _weights(rows: Rows) -> np.ndarray:
     return np.ones(len(rows)) if rows.w is None else rows.w.double().numpy()
+
+
+class MemberAverage:
+    """skorch's ``predict_nonlinearity`` with ensemble members: ``fn`` of each member's output, averaged.
+
+    The net's output is ``(N, n_members, ...)``; its own ``predict`` / ``predict_proba``
+    then return the members' mean, as the estimator does.
+    """
+
+    def __init__(self, fn=None) -> None:
+        self.fn = fn
+
+    def __call__(self, out: torch.Tensor) -> torch.Tensor:
+        return (out if self.fn is None else self.fn(out)).mean(dim=1)
+
+
+def _softmax(out: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(out, dim=-1)
 
 
 def _collapse_hint(estimator, X: torch.Tensor) -> str:
@@ -61,6 +87,7 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
     _parameter_constraints: dict = {
         **NoisyNetEstimator._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "calibration": [StrOptions({"temperature"}), None],
     }
 
     def _validate_targets(self, y) -> np.ndarray:
@@ -136,6 +163,66 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
     @abstractmethod
     def _probabilities(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities and their spread over the passes, from the reduced outputs."""
+
+    # ------------------------------------------------------------------ calibration
+    @abstractmethod
+    def _temperature_problem(self, X: torch.Tensor, check_finite: bool):
+        """The scores of rows and ``log_proba_at(t, rows)``, their log-probabilities at temperature ``t``."""
+
+    @abstractmethod
+    def _set_temperature(self, t: float) -> None:
+        """Use temperature ``t`` from now on."""
+
+    def _after_training(self, train: Rows, valid: Rows | None) -> None:
+        if self.calibration == "temperature":
+            # On held-out rows when early stopping holds some out (training rows are fitted
+            # too well); partial_fit, which holds none out, calibrates on its own rows.
+            # Rows too large for the network (a warned divergence) are left out.
+            self._calibrate(train if valid is None else valid, skip_non_finite=True)
+        else:
+            self._set_temperature(1.0)
+
+    def _calibrate(self, rows: Rows, skip_non_finite: bool) -> None:
+        if len(rows) > MAX_CALIBRATION_ROWS:
+            # Evenly spaced rows: deterministic, and class proportions survive sorted data.
+            rows = rows.subset(np.linspace(0, len(rows) - 1, MAX_CALIBRATION_ROWS).astype(int))
+        scores, log_proba_at = self._temperature_problem(rows.X, check_finite=not skip_non_finite)
+        y, w = rows.y.numpy(), None if rows.w is None else rows.w.double().numpy()
+        usable = np.isfinite(scores.reshape(len(y), -1)).all(axis=1)
+        if w is not None:
+            usable &= w > 0
+        if not usable.any():
+            return  # nothing to calibrate on: the temperature stays as it was
+        self._set_temperature(fit_temperature(
+            lambda t: log_proba_at(t, usable), y[usable], float(np.std(scores[usable])),
+            None if w is None else w[usable],
+        ))
+
+    def calibrate(self, X, y, sample_weight=None):
+        """Refit the temperature ``temperature_`` on labelled rows, under the current inference settings.
+
+        ``fit`` calibrates (``calibration='temperature'``) for the inference settings it
+        was given; call this after changing them with ``set_params``, or to calibrate
+        on rows of your own (accuracy does not depend on the temperature, the
+        probabilities do). Rows whose outputs are not finite are refused, and the
+        temperature is left as it was.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels among ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        X, y = self._validate_X_y(X, y, reset=False)
+        w = self._validate_sample_weight(sample_weight, X)
+        self._calibrate(Rows(X, self._encode_targets(y), None if w is None else torch.from_numpy(w)), False)
+        return self
 
     def _proba_tensors(self, X: torch.Tensor, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
         proba, spread = self._probabilities(self._passes(X, check_finite=check_finite))
@@ -235,14 +322,38 @@ class LogitNetClassifier(NoisyNetClassifier):
     def _criterion(self) -> nn.Module:
         return nn.CrossEntropyLoss(reduction="none", label_smoothing=self.label_smoothing)
 
+    def _combine_members(self):
+        # Early stopping watches the ensemble's log loss, not its members'.
+        return log_mean_probability
+
+    def _net_arguments(self, module: nn.Module) -> dict:
+        members = {} if self.n_members == 1 else {"predict_nonlinearity": MemberAverage(_softmax)}
+        return {**super()._net_arguments(module), **members}
+
     def _per_pass(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"proba": torch.softmax(out, dim=-1)}
+        return {"proba": torch.softmax(out / self.temperature_, dim=-1)}
 
     def _pass_kinds(self) -> dict[str, str]:
         return {"proba": "mean_std"}
 
     def _probabilities(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
         return outputs["proba"], outputs["proba_std"]
+
+    def _temperature_problem(self, X: torch.Tensor, check_finite: bool):
+        # Every pass's logits (one pass for a deterministic network): the prediction
+        # averages the passes' softmax(z / T).
+        logits = self._passes(X, per_pass=lambda out: {"logits": out}, kinds={"logits": "passes"},
+                              check_finite=check_finite)["logits"]  # (rows, passes, K)
+
+        def log_proba_at(t: float, rows=slice(None)) -> np.ndarray:
+            z = logits[rows] / t
+            log_p = z - logsumexp(z, axis=-1, keepdims=True)
+            return logsumexp(log_p, axis=1) - math.log(z.shape[1])
+
+        return logits, log_proba_at
+
+    def _set_temperature(self, t: float) -> None:
+        self.temperature_ = t
 
 
 class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
@@ -289,6 +400,13 @@ class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
 
     def _layer_widths(self, n_features: int, n_outputs: int) -> list[int]:
         return [n_features, *self._hidden_sizes, n_outputs]
+
+    def _combine_members(self):
+        # Early stopping watches the ensemble's error, not its members'.
+        return mean_output
+
+    def _net_arguments(self, module: nn.Module) -> dict:
+        return {} if self.n_members == 1 else {"predict_nonlinearity": MemberAverage()}
 
     def _criterion(self) -> nn.Module:
         if self.loss == "huber":

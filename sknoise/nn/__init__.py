@@ -22,8 +22,10 @@ from ._layers import (
 )
 from ._networks import (
     BatchedAutoencoderEnergy,
+    BatchedLinear,
     EmbeddedInput,
     JointEnergyLoss,
+    MemberMean,
     NINRNet,
     NoiseInjectionNode,
     NoisyMLP,
@@ -35,12 +37,14 @@ from ._noisy_activations import HardSigmoid, HardTanh, NoisyHardActivation
 __all__ = [
     "ActivationNoise",
     "BatchedAutoencoderEnergy",
+    "BatchedLinear",
     "ChunkPlan",
     "EmbeddedInput",
     "HardSigmoid",
     "HardTanh",
     "InferenceNoise",
     "JointEnergyLoss",
+    "MemberMean",
     "MonteCarlo",
     "NINRNet",
     "NoiseDistribution",

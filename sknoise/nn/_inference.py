@@ -75,9 +75,10 @@ class PassStatistics:
 
     Parameters
     ----------
-    kinds : dict of str to {'mean', 'mean_std', 'logmeanexp'}
+    kinds : dict of str to {'mean', 'mean_std', 'logmeanexp', 'passes'}
         For each named per-pass value: its mean; its mean and standard deviation
-        (``name`` and ``name + '_std'``); or ``log mean_t exp(value_t)``.
+        (``name`` and ``name + '_std'``); ``log mean_t exp(value_t)``; or every pass
+        kept, ``(rows, passes, ...)`` (for small calibration samples).
     """
 
     def __init__(self, kinds: dict[str, str]) -> None:
@@ -85,11 +86,15 @@ class PassStatistics:
         self.n = 0
         self.sums: dict[str, torch.Tensor] = {}
         self.squares: dict[str, torch.Tensor] = {}
+        self.kept: dict[str, list[torch.Tensor]] = {}
 
     def add(self, values: dict[str, torch.Tensor]) -> None:
         """Add the values of one chunk of passes, each of shape ``(passes, rows, ...)``."""
         for name, kind in self.kinds.items():
             v = values[name].double()
+            if kind == "passes":
+                self.kept.setdefault(name, []).append(v)
+                continue
             if kind == "logmeanexp":
                 part = torch.logsumexp(v, dim=0)
                 self.sums[name] = part if name not in self.sums else torch.logaddexp(self.sums[name], part)
@@ -103,6 +108,9 @@ class PassStatistics:
         """The statistics, each of shape ``(rows, ...)``."""
         out = {}
         for name, kind in self.kinds.items():
+            if kind == "passes":
+                out[name] = torch.cat(self.kept[name]).movedim(0, 1)
+                continue
             if kind == "logmeanexp":
                 out[name] = self.sums[name] - math.log(self.n)
                 continue

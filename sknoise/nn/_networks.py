@@ -36,8 +36,68 @@ __all__ = [
     "BatchedAutoencoderEnergy",
     "OwnClassEnergy",
     "JointEnergyLoss",
+    "MemberMean",
+    "log_mean_probability",
+    "mean_output",
+    "BatchedLinear",
+    "members_last",
     "EmbeddedInput",
 ]
+
+
+class BatchedLinear(nn.Module):
+    """K independent linear layers applied at once: ``(K, N, in) -> (K, N, out)``.
+
+    The batched matrix product behind the EBM's K class models and behind ensemble
+    members trained in one module. The first layer of a stack takes the shared input
+    ``(N, in)``, broadcast to all K models without a copy. Products are plain ``bmm`` with the bias added in place:
+    the fused ``addmm``/``baddbmm`` kernels round differently for a single row than
+    for many, and a row's prediction must not depend on the batch it comes in.
+    """
+
+    def __init__(self, n_models: int, width_in: int, width_out: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(width_in)  # nn.Linear's default initialization
+        self.weight = nn.Parameter(torch.empty(n_models, width_in, width_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_models, 1, width_out).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.expand(len(self.weight), *x.shape)
+        return torch.bmm(x, self.weight).add_(self.bias)
+
+    def residual(self, hidden: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``layer(hidden) - x`` for every model, bias and subtraction applied in place."""
+        return torch.bmm(hidden, self.weight).add_(self.bias).sub_(x)
+
+
+
+
+class MemberBatchNorm(nn.Module):
+    """Batch normalization with statistics of their own for each of K members: ``(K, N, w)``."""
+
+    def __init__(self, n_members: int, width: int) -> None:
+        super().__init__()
+        self.n_members = n_members
+        self.norm = nn.BatchNorm1d(n_members * width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, n, w = x.shape
+        return self.norm(x.transpose(0, 1).reshape(n, k * w)).reshape(n, k, w).transpose(0, 1)
+
+
+def _linear(n_members: int, width_in: int, width_out: int) -> nn.Module:
+    """One linear layer, or K members' side by side (a batched product)."""
+    return nn.Linear(width_in, width_out) if n_members == 1 else BatchedLinear(n_members, width_in, width_out)
+
+
+def _batch_norm(n_members: int, width: int) -> nn.Module:
+    return nn.BatchNorm1d(width) if n_members == 1 else MemberBatchNorm(n_members, width)
+
+
+def members_last(out: torch.Tensor, n_members: int) -> torch.Tensor:
+    """``(K, N, ...)`` member outputs as ``(N, K, ...)``: rows first, as skorch slices them."""
+    return out if n_members == 1 else out.transpose(0, 1)
 
 
 NOISE_PLACEMENTS = ("input", "pre_activation", "post_activation")
@@ -75,6 +135,9 @@ class NoisyMLP(NoisyModule):
         Batch normalization before or after the activation.
     rng : NoiseRNG
         Shared, seeded source of randomness for every noise layer.
+    n_members : int, default=1
+        Independently initialized members trained at once (batched products); the
+        output is then ``(N, n_members, n_classes)``.
     """
 
     def __init__(
@@ -88,23 +151,25 @@ class NoisyMLP(NoisyModule):
         dropout: float,
         batch_norm: str | None,
         rng: NoiseRNG,
+        n_members: int = 1,
     ) -> None:
         super().__init__(rng)
+        self.n_members = n_members
         activation = activation_factory(activation, rng)
         placements = set(noise_placement)
         self.input_noise = NoiseLayer(noise, rng) if "input" in placements else nn.Identity()
         layers: list[nn.Module] = []
         width_in = n_features
         for width in hidden_layer_sizes:
-            layers.append(nn.Linear(width_in, width))
+            layers.append(_linear(n_members, width_in, width))
             if batch_norm == "before":
-                layers.append(nn.BatchNorm1d(width))
+                layers.append(_batch_norm(n_members, width))
             if "pre_activation" in placements:
                 layers.append(NoiseLayer(noise, rng))
             f = activation(width)
             layers.append(ActivationNoise(f, noise, rng) if "post_activation" in placements else f)
             if batch_norm == "after":
-                layers.append(nn.BatchNorm1d(width))
+                layers.append(_batch_norm(n_members, width))
             if dropout > 0:
                 # Dropout is a regularizer of its own: off at inference, not annealed by a noise schedule.
                 layers.append(
@@ -118,14 +183,14 @@ class NoisyMLP(NoisyModule):
                 )
             width_in = width
         self.hidden = nn.Sequential(*layers)
-        self.output = nn.Linear(width_in, n_classes)
+        self.output = _linear(n_members, width_in, n_classes)
 
-    def max_norm_layers(self) -> list[nn.Linear]:
+    def max_norm_layers(self) -> list[nn.Module]:
         """The hidden layers, to which a max-norm constraint applies."""
-        return [m for m in self.hidden if isinstance(m, nn.Linear)]
+        return [m for m in self.hidden if isinstance(m, (nn.Linear, BatchedLinear))]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output(self.hidden(self.input_noise(x)))
+        return members_last(self.output(self.hidden(self.input_noise(x))), self.n_members)
 
 
 class NoiseInjectionNode(NoiseSource):
@@ -149,24 +214,28 @@ class NoiseInjectionNode(NoiseSource):
         Shared, seeded source of randomness.
     """
 
-    def __init__(self, width: int, noise: NoiseSpec, init_scale: float, rng: NoiseRNG) -> None:
+    def __init__(self, width: int, noise: NoiseSpec, init_scale: float, rng: NoiseRNG, n_members: int = 1) -> None:
         super().__init__(noise, rng)
-        self.niw = nn.Parameter(torch.randn(width) * init_scale)
+        # One NIW vector per ensemble member, shaped to broadcast over a member's rows.
+        shape = (width,) if n_members == 1 else (n_members, 1, width)
+        self.niw = nn.Parameter(torch.randn(shape) * init_scale)
 
     def forward(self, pre: torch.Tensor) -> torch.Tensor:
         if self.training:
             spec = self.train_noise
             if not spec.active:
                 return pre
-            eps = spec.distribution.sample((pre.shape[0], 1), generator=self.rng.generator(pre.device),
+            eps = spec.distribution.sample((*pre.shape[:-1], 1), generator=self.rng.generator(pre.device),
                                            device=pre.device, dtype=pre.dtype)
             return torch.addcmul(pre, eps.mul_(self.training_scale()), self.niw)
         active = self.monte_carlo_spec()
         if active is None:
             return pre
         mc, spec = active
-        sigma_eps = self.monte_carlo_draws(mc, spec, (1, 1), pre)  # (T, 1, 1)
-        return flatten_passes(expand_passes(pre, mc) + sigma_eps * self.niw, mc)
+        # One ε per pass (and member), shared by the rows: (..., T, 1, 1).
+        sigma_eps = self.monte_carlo_draws(mc, spec, (*pre.shape[:-2], 1, 1), pre).movedim(0, -3)
+        niw = self.niw if self.niw.dim() == 1 else self.niw.unsqueeze(-3)
+        return flatten_passes(expand_passes(pre, mc) + sigma_eps * niw, mc)
 
 
 def niw_norms(module: nn.Module) -> list[float]:
@@ -199,6 +268,9 @@ class NINRNet(NoisyModule):
         Standard deviation of the NIW initialization.
     rng : NoiseRNG
         Shared source of randomness.
+    n_members : int, default=1
+        Independently initialized members trained at once; the output is then
+        ``(N, n_members, n_classes)``.
     """
 
     def __init__(
@@ -211,15 +283,17 @@ class NINRNet(NoisyModule):
         nin_placement: str,
         niw_init_scale: float,
         rng: NoiseRNG,
+        n_members: int = 1,
     ) -> None:
         super().__init__(rng)
+        self.n_members = n_members
         widths = [n_features, *hidden_layer_sizes, n_classes]
-        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.linears = nn.ModuleList(_linear(n_members, a, b) for a, b in zip(widths[:-1], widths[1:]))
         activation = activation_factory(activation, rng)
         self.activations = nn.ModuleList(activation(width) for width in hidden_layer_sizes)
         n_nodes = 1 if nin_placement == "input" else len(self.linears)
         self.nodes = nn.ModuleList(
-            NoiseInjectionNode(widths[i + 1], noise, niw_init_scale, rng) for i in range(n_nodes)
+            NoiseInjectionNode(widths[i + 1], noise, niw_init_scale, rng, n_members) for i in range(n_nodes)
         )
 
     def niw_norms(self) -> list[float]:
@@ -234,32 +308,7 @@ class NINRNet(NoisyModule):
                 h = self.nodes[i](h)
             if i < len(self.activations):
                 h = self.activations[i](h)
-        return h
-
-
-class _BatchedLinear(nn.Module):
-    """K independent linear layers applied at once: ``(K, N, in) -> (K, N, out)``.
-
-    The first layer of the stack takes the shared input ``(N, in)``, broadcast to all
-    K models without a copy. Products are plain ``bmm`` with the bias added in place:
-    the fused ``addmm``/``baddbmm`` kernels round differently for a single row than
-    for many, and a row's prediction must not depend on the batch it comes in.
-    """
-
-    def __init__(self, n_models: int, width_in: int, width_out: int) -> None:
-        super().__init__()
-        bound = 1.0 / math.sqrt(width_in)  # nn.Linear's default initialization
-        self.weight = nn.Parameter(torch.empty(n_models, width_in, width_out).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(n_models, 1, width_out).uniform_(-bound, bound))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:
-            x = x.expand(len(self.weight), *x.shape)
-        return torch.bmm(x, self.weight).add_(self.bias)
-
-    def residual(self, hidden: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``layer(hidden) - x`` for every model, bias and subtraction applied in place."""
-        return torch.bmm(hidden, self.weight).add_(self.bias).sub_(x)
+        return members_last(h, self.n_members)
 
 
 class BatchedAutoencoderEnergy(NoisyModule):
@@ -289,6 +338,10 @@ class BatchedAutoencoderEnergy(NoisyModule):
         Training activation noise.
     rng : NoiseRNG
         Seeded source of every noise draw.
+    n_members : int, default=1
+        Independently initialized ensemble members, each with its own K class models
+        (all ``n_members * K`` autoencoders in the same batched products); the
+        energies are then ``(N, n_members, K)``.
     """
 
     def __init__(
@@ -299,13 +352,16 @@ class BatchedAutoencoderEnergy(NoisyModule):
         activation,
         noise: NoiseSpec,
         rng: NoiseRNG,
+        n_members: int = 1,
     ) -> None:
         super().__init__(rng)
+        self.n_classes, self.n_members = n_classes, n_members
         activation = activation_factory(activation, rng)
         widths = [n_features, *hidden_layer_sizes, n_features]
         layers: list[nn.Module] = []
         for i, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
-            layers.append(_BatchedLinear(n_classes, width_in, width_out))
+            # Model m * K + k is class k's autoencoder of member m.
+            layers.append(BatchedLinear(n_members * n_classes, width_in, width_out))
             if i < len(widths) - 2:
                 layers.append(ActivationNoise(activation(width_out), noise, rng))
         self.layers = nn.Sequential(*layers)
@@ -331,25 +387,32 @@ class BatchedAutoencoderEnergy(NoisyModule):
         return torch.linalg.vector_norm(residual, dim=-1).square().div(x.shape[-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Energies ``(N, K)``; with ``targets`` set (training), only each row's own class column (the rest NaN)."""
+        """Energies ``(N, K)`` (``(N, n_members, K)`` with members); with ``targets`` set
+        (training), only each row's own class column (the rest NaN)."""
         if self.targets is None:
-            return self._energies(x, x).t()
-        return self._own_class_energies(x, self.targets)
+            energies = self._energies(x, x)  # (members * K, N)
+            energies = energies.reshape(self.n_members, self.n_classes, -1).permute(2, 0, 1)
+        else:
+            energies = self._own_class_energies(x, self.targets)
+        return energies[:, 0] if self.n_members == 1 else energies
 
     def _own_class_energies(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # Pack the rows by class into a padded (K, M, d) batch, M the largest class count,
-        # so each class model sees only its own rows: about 1/K of the dense work.
-        n_models = self.layers[0].weight.shape[0]
+        # so each class model sees only its own rows: about 1/K of the dense work. Every
+        # member gets the same packing.
+        k, m = self.n_classes, self.n_members
         order = torch.argsort(y, stable=True)
         y_sorted = y[order]
-        counts = torch.bincount(y, minlength=n_models)
+        counts = torch.bincount(y, minlength=k)
         starts = torch.cumsum(counts, 0) - counts
         slot = torch.arange(len(y), device=x.device) - starts[y_sorted]
-        packed = x.new_zeros(n_models, int(counts.max()), x.shape[1])
+        packed = x.new_zeros(k, int(counts.max()), x.shape[1])
         packed[y_sorted, slot] = x[order]
-        own = self._energies(packed, packed)[y_sorted, slot]
-        energies = torch.full((len(x), n_models), float("nan"), device=x.device, dtype=x.dtype)
-        return energies.index_put((order, y_sorted), own)
+        packed = packed.repeat(m, 1, 1)  # (members * K, M, d)
+        own = self._energies(packed, packed).reshape(m, k, -1)[:, y_sorted, slot]  # (members, N)
+        energies = torch.full((len(x), m, k), float("nan"), device=x.device, dtype=x.dtype)
+        members = torch.arange(m, device=x.device)
+        return energies.index_put((order[:, None], members[None, :], y_sorted[:, None]), own.t())
 
 
 class OwnClassEnergy(nn.Module):
@@ -427,3 +490,44 @@ class JointEnergyLoss(nn.Module):
         own = energies.gather(1, y.view(-1, 1)).squeeze(1)
         logits = -energies / self.log_temperature.exp()
         return own + self.weight * nn.functional.cross_entropy(logits, y, reduction="none")
+
+
+def log_mean_probability(logits: torch.Tensor) -> torch.Tensor:
+    """Members' logits ``(N, k, K)`` to the log of their mean probabilities ``(N, K)`` (valid logits)."""
+    return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=1) - math.log(logits.shape[1])
+
+
+def mean_output(out: torch.Tensor) -> torch.Tensor:
+    """Members' outputs ``(N, k, ...)`` to their mean ``(N, ...)``."""
+    return out.mean(dim=1)
+
+
+class MemberMean(nn.Module):
+    """A per-row criterion applied to every ensemble member's output, averaged over the members.
+
+    The output is ``(N, n_members, ...)`` and the targets ``(N, ...)``; in training mode
+    each member is trained on every row, independently of the others (a deep
+    ensemble in one module). In eval mode (validation, hence early stopping), with a
+    ``combine`` function, the criterion scores the ensemble's prediction instead:
+    ``combine`` maps the members' outputs to one output the criterion takes.
+
+    Parameters
+    ----------
+    criterion : nn.Module
+        Per-row criterion.
+    combine : callable, optional
+        ``(N, n_members, ...) -> (N, ...)``, e.g. :func:`log_mean_probability`.
+    """
+
+    def __init__(self, criterion: nn.Module, combine=None) -> None:
+        super().__init__()
+        self.criterion = criterion
+        self.combine = combine
+
+    def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if not self.training and self.combine is not None:
+            losses = self.criterion(self.combine(out), y)
+            return losses.reshape(len(y), -1).mean(dim=1)
+        n, k = out.shape[:2]
+        losses = self.criterion(out.reshape(n * k, *out.shape[2:]), y.repeat_interleave(k, dim=0))
+        return losses.reshape(n, k, -1).mean(dim=(1, 2))
