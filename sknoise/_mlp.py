@@ -36,6 +36,7 @@ class _NoisyMLPNetwork:
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": [StrOptions({"before", "after"}), None],
         "max_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "inference_dropout": ["boolean"],
     }
 
     _search_space_extra = {
@@ -54,6 +55,9 @@ class _NoisyMLPNetwork:
 
     def _extra_callbacks(self) -> list:
         return [] if self.max_norm is None else [("max_norm", MaxNormConstraint(self.max_norm))]
+
+    def _inference_dropout(self) -> bool:
+        return self.inference_dropout
 
     def _check_batches(self, n_train_rows: int, batch_size: int) -> None:
         if self.batch_norm is not None and min(n_train_rows, batch_size) < 2:
@@ -98,6 +102,7 @@ class NoisyMLPClassifier(_NoisyMLPNetwork, LogitNetClassifier):
         dropout=0.0,
         batch_norm=None,
         max_norm=None,
+        inference_dropout=False,
         inference_noise=None,
         inference_noise_scale=None,
         n_inference_samples=32,
@@ -152,6 +157,7 @@ class NoisyMLPRegressor(_NoisyMLPNetwork, NoisyNetRegressor):
         dropout=0.0,
         batch_norm=None,
         max_norm=None,
+        inference_dropout=False,
         inference_noise=None,
         inference_noise_scale=None,
         n_inference_samples=32,
@@ -238,6 +244,10 @@ def _docstring(task: str, task_parameters: str, task_attributes: str, examples: 
     max_norm : float or None, default=None
         Max-norm constraint on each hidden unit's incoming weights (Keras
         ``max_norm``), applied after every optimizer step.
+    inference_dropout : bool, default=False
+        Keep the ``dropout`` layers on at prediction time: Monte-Carlo dropout over
+        ``n_inference_samples`` passes (with or without ``inference_noise``). Read at
+        prediction time.
 {EMBEDDING_PARAMETERS_DOC}
 {task_parameters}
 

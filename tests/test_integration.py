@@ -125,6 +125,7 @@ NON_DEFAULT = dict(
     dropout=0.1,
     batch_norm="after",
     max_norm=3.0,
+    inference_dropout=True,
     inference_noise="gaussian",
     inference_noise_scale=0.05,
     n_inference_samples=4,

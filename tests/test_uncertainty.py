@@ -93,6 +93,18 @@ def test_calibration_off_means_temperature_one():
     assert NoisyMLPClassifier((8,), max_epochs=2, random_state=0).fit(X, y).temperature_ == 1.0
 
 
+def test_monte_carlo_dropout_keeps_the_dropout_layers_on_at_inference(iris):
+    X, y = iris
+    model = NoisyMLPClassifier((32,), dropout=0.3, noise="none", max_epochs=20, random_state=0).fit(X, y)
+    _, std = model.predict_proba(X, return_std=True)
+    assert np.all(std == 0)
+    model.set_params(inference_dropout=True, n_inference_samples=16)
+    proba, std = model.predict_proba(X, return_std=True)
+    assert (std > 0).any()
+    # Seeded and row-independent like every Monte-Carlo prediction.
+    np.testing.assert_allclose(model.predict_proba(X[[3]])[0], proba[3], rtol=1e-5)
+
+
 # ----------------------------------------------------------------------------- metrics
 def test_metrics_match_hand_computed_values():
     y = np.array(["a", "b", "b", "a"])

@@ -144,12 +144,13 @@ class NoisyNetEstimator(BaseEstimator):
     #: Training parameters a later ``partial_fit`` applies to the trained network.
     _PARTIAL_FIT_APPLIES = (
         "lr", "weight_decay", "momentum", "beta2", "noise", "noise_scale", "batch_size", "on_divergence",
-        "class_weight",
+        "class_weight", "calibration",
     )
     #: Parameters partial_fit does not read (fit or prediction does), free to change between calls.
     _NOT_READ_BY_PARTIAL_FIT = (
         "max_epochs", "early_stopping", "validation_fraction", "n_iter_no_change", "tol", "lr_schedule",
         "inference_noise", "inference_noise_scale", "n_inference_samples", "inference_memory_mb", "energy_aggregate",
+        "inference_dropout",
     )
 
     #: Estimator-specific additions to NOISE_SEARCH_SPACE, keyed "optuna" and "grid".
@@ -688,10 +689,15 @@ class NoisyNetEstimator(BaseEstimator):
         The noise may name no distribution at all (``'none'`` is deterministic, but the
         noisy activations carry noise of their own that Monte-Carlo mode turns on).
         """
+        dropout = self._inference_dropout()
         if self.inference_noise is None or (isinstance(self.inference_noise, str) and self.inference_noise == "none"):
-            return None
+            return InferenceNoise(get_noise("none"), dropout=True) if dropout else None
         same = isinstance(self.inference_noise, str) and self.inference_noise == "same"
-        return InferenceNoise(None if same else get_noise(self.inference_noise), self.inference_noise_scale)
+        return InferenceNoise(None if same else get_noise(self.inference_noise), self.inference_noise_scale, dropout)
+
+    def _inference_dropout(self) -> bool:
+        """Whether the dropout layers stay on at prediction time (Monte-Carlo dropout)."""
+        return False
 
     def _inference_budget_bytes(self) -> float:
         mb = get_config()["working_memory"] if self.inference_memory_mb is None else self.inference_memory_mb

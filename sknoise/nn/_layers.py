@@ -141,10 +141,14 @@ class InferenceNoise:
         ``None``: each source's own training distribution (``inference_noise='same'``).
     scale : float or None, default=None
         Its scale; ``None``: each source's own training scale.
+    dropout : bool, default=False
+        Whether the sources that stay off at inference otherwise (dropout layers) draw
+        their training noise too: Monte-Carlo dropout.
     """
 
     distribution: NoiseDistribution | None = None
     scale: float | None = None
+    dropout: bool = False
 
 
 # How many consecutive passes share one seeded generator: the draws of pass t never
@@ -318,7 +322,7 @@ class NoiseSource(nn.Module):
     def inference_spec(self, noise: InferenceNoise) -> NoiseSpec | None:
         """The spec this source draws under Monte-Carlo ``noise``; None: it stays deterministic."""
         if not self.follows_inference_noise:
-            return None
+            return self.train_noise if noise.dropout and self.train_noise.active else None
         own = self.train_noise
         spec = NoiseSpec(
             own.distribution if noise.distribution is None else noise.distribution,
