@@ -108,27 +108,59 @@ def _sknoise(cls, X, **params):
     return estimator if "preprocessing" in estimator.get_params() else standard_pipeline(estimator, X)
 
 
-def make_model(name: str, kind: str, X: pd.DataFrame, seed: int, threads: int):
+def parse_model(spec: str) -> tuple[str, dict]:
+    """``'NoisyMLP@lr=0.003@hidden_layer_sizes=(512, 512)'`` -> ``('NoisyMLP', {...})``: a model and overrides."""
+    import ast
+
+    name, *settings = spec.split("@")
+    params = {}
+    for setting in settings:
+        key, value = setting.split("=", 1)
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value  # a bare string
+    return name, params
+
+
+def split_models(text: str) -> list[str]:
+    """Split a comma-separated model list, keeping commas inside brackets."""
+    out, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            out.append(current)
+            current = ""
+        else:
+            current += char
+    return [*out, current] if current else out
+
+
+def make_model(spec: str, kind: str, X: pd.DataFrame, seed: int, threads: int):
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import RidgeCV
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     import sknoise
 
+    name, overrides = parse_model(spec)
     clf = kind == "classification"
     mlp = sknoise.NoisyMLPClassifier if clf else sknoise.NoisyMLPRegressor
     ninr = sknoise.NINRClassifier if clf else sknoise.NINRRegressor
     builders = {
-        "NoisyMLP": lambda: _sknoise(mlp, X, random_state=seed),
-        "NoisyMLP noise off": lambda: _sknoise(mlp, X, noise="none", random_state=seed),
-        "NINR": lambda: _sknoise(ninr, X, random_state=seed),
-        "NINR noise off": lambda: _sknoise(ninr, X, noise="none", random_state=seed),
+        "NoisyMLP": lambda: _sknoise(mlp, X, random_state=seed, **overrides),
+        "NoisyMLP noise off": lambda: _sknoise(mlp, X, random_state=seed, **{**overrides, "noise": "none"}),
+        "NINR": lambda: _sknoise(ninr, X, random_state=seed, **overrides),
+        "NINR noise off": lambda: _sknoise(ninr, X, random_state=seed, **{**overrides, "noise": "none"}),
         "sklearn MLP": lambda: standard_pipeline((MLPClassifier if clf else MLPRegressor)(random_state=seed), X),
         "HGB": lambda: (HistGradientBoostingClassifier if clf else HistGradientBoostingRegressor)(
             categorical_features="from_dtype", random_state=seed),
     }
     if clf:
-        builders["NoisyEBM"] = lambda: _sknoise(sknoise.NoisyEBMClassifier, X, random_state=seed)
+        builders["NoisyEBM"] = lambda: _sknoise(sknoise.NoisyEBMClassifier, X, random_state=seed, **overrides)
+        builders["NoisyEBM generative"] = lambda: _sknoise(
+            sknoise.NoisyEBMClassifier, X, random_state=seed, **{**overrides, "objective": "generative"})
     else:
         builders["RidgeCV"] = lambda: standard_pipeline(RidgeCV(), X)
 
@@ -142,9 +174,16 @@ def make_model(name: str, kind: str, X: pd.DataFrame, seed: int, threads: int):
     return builders[name]()
 
 
+def _corrupted(X: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The NINR robustness test: Gaussian noise of 0.5 standard deviations on every numeric column."""
+    from sknoise import corrupt
+
+    return corrupt(X, "gaussian", 0.5, random_state=seed)
+
+
 MODELS = {
-    "classification": ["NoisyMLP", "NoisyMLP noise off", "NINR", "NINR noise off", "NoisyEBM", "sklearn MLP",
-                       "HGB", "RealMLP", "TabM"],
+    "classification": ["NoisyMLP", "NoisyMLP noise off", "NINR", "NINR noise off", "NoisyEBM", "NoisyEBM generative",
+                       "sklearn MLP", "HGB", "RealMLP", "TabM"],
     "regression": ["NoisyMLP", "NoisyMLP noise off", "NINR", "NINR noise off", "sklearn MLP", "HGB", "RidgeCV",
                    "RealMLP", "TabM"],
 }
@@ -179,12 +218,14 @@ def run_fold(task: str, kind: str, model_name: str, fold: int, train, test, X, y
             row["balanced_accuracy"] = balanced_accuracy_score(y_te, pred)
             row["accuracy"] = accuracy_score(y_te, pred)
             row["log_loss"] = log_loss(y_te, np.clip(proba, 1e-7, 1), labels=classes)
+            noisy = np.asarray(classes)[np.argmax(model.predict_proba(_corrupted(X_te, seed)), axis=1)]
+            row["balanced_accuracy_noisy"] = balanced_accuracy_score(y_te, noisy)
         else:
             pred = np.asarray(model.predict(X_te), dtype=float).ravel()
             row["predict_s"] = time.perf_counter() - start
             row["r2"] = r2_score(y_te, pred)
             row["rmse"] = float(np.sqrt(mean_squared_error(y_te, pred)))
-            if model_name in SPREAD_MODELS:
+            if parse_model(model_name)[0] in SPREAD_MODELS:
                 est = _final_estimator(model)
                 est.set_params(inference_noise="same", n_inference_samples=32)
                 X_in = model[:-1].transform(X_te) if hasattr(model, "steps") else X_te
@@ -216,8 +257,10 @@ def run(args) -> pd.DataFrame:
         if args.kind not in (kind, "both"):
             continue
         models = args.models or (QUICK_MODELS[kind] if args.quick else MODELS[kind])
-        models = [m for m in models if m in MODELS[kind]]
+        models = [m for m in models if parse_model(m)[0] in MODELS[kind]]
         tasks = [t for t in suite[kind] if not args.tasks or t in args.tasks]
+        if args.part != "all":
+            tasks = [t for t in tasks if (t in HELD_OUT[kind]) == (args.part == "held-out")]
         if args.quick:
             tasks = tasks[:2]
         for task in tasks:
@@ -244,7 +287,10 @@ def run(args) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- summary
-METRICS = {"classification": [("balanced_accuracy", True), ("log_loss", False)], "regression": [("r2", True)]}
+METRICS = {
+    "classification": [("balanced_accuracy", True), ("log_loss", False), ("balanced_accuracy_noisy", True)],
+    "regression": [("r2", True)],
+}
 
 
 def _mean_rank(table: pd.DataFrame, higher_is_better: bool) -> pd.Series:
@@ -283,6 +329,8 @@ def summarize(results: pd.DataFrame, kind: str, part: str) -> tuple[str, pd.Data
     res = res[res.task.isin(tasks)]
     rows, summary = [], {}
     for metric, higher in METRICS[kind]:
+        if metric not in res or res[metric].isna().all():
+            continue
         table = res.groupby(["task", "model"])[metric].mean().unstack()
         summary[metric] = table.mean()
         summary[f"rank ({metric})"] = _mean_rank(table, higher)
@@ -352,7 +400,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kind", choices=["classification", "regression", "both"], default="both")
     parser.add_argument("--tasks", type=lambda s: s.split(","), default=None)
-    parser.add_argument("--models", type=lambda s: s.split(","), default=None)
+    parser.add_argument("--models", type=split_models, default=None,
+                        help="comma-separated; a model may carry overrides: NoisyMLP@lr=0.003@noise_scale=0.1")
+    parser.add_argument("--part", choices=["all", "choice", "held-out"], default="all",
+                        help="run the tasks that choose the defaults, the held-out ones, or all")
     parser.add_argument("--max-rows", type=int, default=10000, help="cap large tasks (0: no cap)")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=1)

@@ -32,6 +32,7 @@ class _NoisyMLPNetwork:
 
     _network_constraints: dict = {
         "max_onehot": [Interval(Integral, 0, None, closed="left")],
+        "numeric_embedding": [StrOptions({"periodic"}), None],
         "noise_placement": [StrOptions(set(NOISE_PLACEMENTS)), tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": [StrOptions({"before", "after"}), None],
@@ -46,6 +47,9 @@ class _NoisyMLPNetwork:
         },
         "grid": {"noise_placement": ["input", "post_activation"]},
     }
+
+    def _numeric_embedding(self) -> str | None:
+        return self.numeric_embedding
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -95,6 +99,7 @@ class NoisyMLPClassifier(_NoisyMLPNetwork, LogitNetClassifier):
         preprocessing="auto",
         numeric_scaling="robust",
         max_onehot=9,
+        numeric_embedding=None,
         activation="relu",
         noise="gaussian",
         noise_scale=0.2,
@@ -150,6 +155,7 @@ class NoisyMLPRegressor(_NoisyMLPNetwork, NoisyNetRegressor):
         preprocessing="auto",
         numeric_scaling="robust",
         max_onehot=9,
+        numeric_embedding=None,
         activation="relu",
         noise="gaussian",
         noise_scale=0.2,

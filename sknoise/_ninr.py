@@ -136,6 +136,7 @@ class _NINRNetwork:
 
     _network_constraints: dict = {
         "max_onehot": [Interval(Integral, 0, None, closed="left")],
+        "numeric_embedding": [StrOptions({"periodic"}), None],
         "nin_placement": [StrOptions(set(NIN_PLACEMENTS))],
         "niw_init_scale": [Interval(Real, 0, None, closed="left")],
     }
@@ -151,6 +152,9 @@ class _NINRNetwork:
     }
 
     _history_keys_not_printed = ("niw_norm_per_layer",)
+
+    def _numeric_embedding(self) -> str | None:
+        return self.numeric_embedding
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -208,6 +212,7 @@ class NINRClassifier(_NINRNetwork, LogitNetClassifier):
         preprocessing="auto",
         numeric_scaling="robust",
         max_onehot=9,
+        numeric_embedding=None,
         activation="relu",
         nin_placement="input",
         noise="gaussian",
@@ -260,6 +265,7 @@ class NINRRegressor(_NINRNetwork, NoisyNetRegressor):
         preprocessing="auto",
         numeric_scaling="robust",
         max_onehot=9,
+        numeric_embedding=None,
         activation="relu",
         nin_placement="input",
         noise="gaussian",

@@ -117,6 +117,7 @@ NON_DEFAULT = dict(
     preprocessing=None,
     numeric_scaling="quantile",
     max_onehot=3,
+    numeric_embedding="periodic",
     hidden_layer_sizes=(12, 6),
     activation="tanh",
     noise="laplace",

@@ -9,7 +9,7 @@ import torch
 
 from sknoise import NINRClassifier, NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
 from sknoise._runtime._preprocessing import TablePreprocessor, smooth_clip
-from sknoise.nn import EmbeddedInput
+from sknoise.nn import EmbeddedInput, PeriodicEmbedding
 
 ESTIMATORS = [NoisyMLPClassifier, NINRClassifier, NoisyEBMClassifier, NoisyMLPRegressor, NINRRegressor]
 estimators = pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
@@ -117,3 +117,30 @@ def test_bad_preprocessing_parameters_are_named(iris):
         NoisyMLPClassifier(numeric_scaling="minmax").fit(X, y)
     with pytest.raises(ValueError, match="max_onehot"):
         NoisyMLPClassifier(max_onehot=-1).fit(X, y)
+
+
+def test_periodic_numeric_embedding_embeds_only_the_numeric_columns():
+    df, y_class, _ = mixed_frame()
+    model = NoisyMLPClassifier(numeric_embedding="periodic", **FAST).fit(df, y_class)
+    periodic = [m for m in model.net_.module_.modules() if isinstance(m, PeriodicEmbedding)]
+    assert len(periodic) == 1 and periodic[0].frequencies.shape[0] == 2  # age and income
+    assert model.score(df, y_class) > 0.8
+    # Categorical codes still reach their embeddings beside the periodic features.
+    assert isinstance(model.net_.module_, EmbeddedInput) and model.net_.module_.embeddings
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(df), model.predict(df))
+
+
+def test_periodic_numeric_embedding_fits_a_wiggly_function_a_plain_network_smooths():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.uniform(-3, 3, 1500)})
+    y = np.sin(4 * X["x"].to_numpy()) + 0.05 * rng.normal(size=1500)
+    params = dict(hidden_layer_sizes=(32,), max_epochs=80, lr=0.01, noise="none", random_state=0)
+    plain = NoisyMLPRegressor(**params).fit(X, y).score(X, y)
+    periodic = NoisyMLPRegressor(numeric_embedding="periodic", **params).fit(X, y).score(X, y)
+    assert periodic > 0.9 and periodic > plain + 0.05, (plain, periodic)
+
+
+def test_periodic_embedding_is_refused_where_it_has_no_meaning(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="numeric_embedding"):
+        NoisyMLPClassifier(numeric_embedding="fourier").fit(X, y)

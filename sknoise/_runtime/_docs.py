@@ -203,7 +203,13 @@ EMBEDDING_PARAMETERS_DOC = """\
         With ``preprocessing='auto'``: categorical columns with at most this many
         categories are one-hot encoded; columns with more get a learned embedding
         (width growing with the cardinality, at most 16; categories unseen in ``fit``
-        share a reserved code)."""
+        share a reserved code).
+    numeric_embedding : {{'periodic'}} or None, default=None
+        ``'periodic'`` gives each numeric column (every column when
+        ``preprocessing=None``) a learned periodic embedding (16 frequencies and a
+        linear map to 16 features, as Gorishniy, Rubachev, Babenko, "On Embeddings for Numerical Features in
+        Tabular Deep Learning", NeurIPS 2022, arXiv:2203.05556); None feeds the
+        scaled numbers as they are."""
 
 LABEL_SMOOTHING_DOC = """\
     label_smoothing : float, default=0.0

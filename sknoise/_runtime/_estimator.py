@@ -37,7 +37,7 @@ from .._search import NOISE_SEARCH_SPACE, with_prefix
 from ..nn._activations import available_activations, make_activation
 from ..nn._inference import plan_chunks, predict_passes
 from ..nn._layers import InferenceNoise, NoiseRNG, NoiseSpec, NoisyModule
-from ..nn._networks import EmbeddedInput, MemberMean
+from ..nn._networks import EmbeddedInput, MemberMean, PeriodicEmbedding
 from ..nn._noise import MULTIPLICATIVE_NOISES, available_noises, get_noise
 from ._data import Rows
 from ._net import (
@@ -470,15 +470,21 @@ class NoisyNetEstimator(BaseEstimator):
         # Embedded categorical codes (the last input columns) widen the network's input.
         cardinalities = [] if self.preprocessor_ is None else self.preprocessor_.embedding_cardinalities_
         widths = [embedding_width(n) for n in cardinalities]
-        n_inputs = X.shape[1] - len(widths) + sum(widths)
+        n_dense = X.shape[1] - len(widths)
+        # Without the built-in preprocessing every input column counts as numeric.
+        n_numeric = n_dense if self.preprocessor_ is None else len(self.preprocessor_.numeric_columns_)
         # Weight initialization draws from torch's global RNG: fork it so that fitting
         # is reproducible without touching the user's own random state.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(init_seed))
+            numeric = (
+                PeriodicEmbedding(n_numeric) if self._numeric_embedding() == "periodic" and n_numeric else None
+            )
+            n_inputs = EmbeddedInput.embedded_width(n_dense, widths, numeric)
             try:
                 module = self._build_module(n_inputs, n_outputs, rng)
-                if widths:
-                    module = EmbeddedInput(module, X.shape[1] - len(widths), cardinalities, widths)
+                if widths or numeric is not None:
+                    module = EmbeddedInput(module, n_dense, cardinalities, widths, numeric)
             except (RuntimeError, MemoryError) as error:
                 raise ValueError(
                     f"The network could not be built with hidden_layer_sizes={self.hidden_layer_sizes!r} "
@@ -694,6 +700,10 @@ class NoisyNetEstimator(BaseEstimator):
             return InferenceNoise(get_noise("none"), dropout=True) if dropout else None
         same = isinstance(self.inference_noise, str) and self.inference_noise == "same"
         return InferenceNoise(None if same else get_noise(self.inference_noise), self.inference_noise_scale, dropout)
+
+    def _numeric_embedding(self) -> str | None:
+        """How numeric columns reach the network: as they are (None) or ``'periodic'``-ally embedded."""
+        return None
 
     def _inference_dropout(self) -> bool:
         """Whether the dropout layers stay on at prediction time (Monte-Carlo dropout)."""

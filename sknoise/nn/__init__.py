@@ -30,6 +30,7 @@ from ._networks import (
     NoiseInjectionNode,
     NoisyMLP,
     OwnClassEnergy,
+    PeriodicEmbedding,
 )
 from ._noise import NoiseDistribution, apply_noise, available_noises, get_noise
 from ._noisy_activations import HardSigmoid, HardTanh, NoisyHardActivation
@@ -58,6 +59,7 @@ __all__ = [
     "NoisyModule",
     "OwnClassEnergy",
     "PassStatistics",
+    "PeriodicEmbedding",
     "apply_noise",
     "available_activations",
     "available_noises",

@@ -42,6 +42,7 @@ __all__ = [
     "BatchedLinear",
     "members_last",
     "EmbeddedInput",
+    "PeriodicEmbedding",
 ]
 
 
@@ -430,40 +431,90 @@ class OwnClassEnergy(nn.Module):
 
 
 
+class PeriodicEmbedding(nn.Module):
+    """Periodic embeddings of numeric features (PLR): ``ReLU(W_j [cos(2π c_j x_j), sin(2π c_j x_j)])``.
+
+    Each of the ``n_features`` columns gets ``n_frequencies`` learned frequencies
+    ``c_j`` (initialized from ``N(0, sigma²)``) and its own linear map to ``width``
+    outputs, so the network sees a learned, smooth, multi-scale code of every number
+    rather than the number alone. From Gorishniy, Rubachev, Babenko, "On Embeddings
+    for Numerical Features in Tabular Deep Learning", NeurIPS 2022, arXiv:2203.05556.
+
+    Parameters
+    ----------
+    n_features : int
+    n_frequencies : int, default=16
+    width : int, default=16
+    sigma : float, default=0.1
+    """
+
+    def __init__(self, n_features: int, n_frequencies: int = 16, width: int = 16, sigma: float = 0.1) -> None:
+        super().__init__()
+        self.frequencies = nn.Parameter(torch.randn(n_features, n_frequencies) * sigma)
+        bound = 1.0 / math.sqrt(2 * n_frequencies)
+        self.weight = nn.Parameter(torch.empty(n_features, 2 * n_frequencies, width).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_features, width).uniform_(-bound, bound))
+
+    @property
+    def output_width(self) -> int:
+        return self.weight.shape[0] * self.weight.shape[2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        angles = 2 * math.pi * x.unsqueeze(-1) * self.frequencies  # (N, features, frequencies)
+        periodic = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+        out = torch.einsum("nfk,fkw->nfw", periodic, self.weight) + self.bias
+        return torch.relu(out).flatten(1)
+
+
 class EmbeddedInput(NoisyModule):
-    """A network whose last input columns are categorical codes, embedded before it sees them.
+    """A network whose inputs are embedded before it sees them.
 
     The input holds ``n_dense`` float features followed by one integer code per
-    embedded column (as floats; code 0 for categories unseen in training). Each code
-    column gets its own learned ``nn.Embedding``; the network receives the dense
+    embedded categorical column (as floats; code 0 for categories unseen in training).
+    Each code column gets its own learned ``nn.Embedding``; optionally the first
+    ``numeric_embedding.weight.shape[0]`` dense features (the numeric columns) are
+    replaced by their :class:`PeriodicEmbedding`. The network receives the dense
     features and the embeddings side by side. Noise sources, max-norm layers and the
     noise stream are the network's.
 
     Parameters
     ----------
     network : NoisyModule
-        Takes ``n_dense + sum(widths)`` features.
+        Takes the embedded width (see :meth:`embedded_width`).
     n_dense : int
         Number of leading dense features.
     cardinalities : sequence of int
-        Number of codes of each embedded column.
+        Number of codes of each embedded categorical column.
     widths : sequence of int
-        Embedding width of each embedded column.
+        Embedding width of each embedded categorical column.
+    numeric_embedding : PeriodicEmbedding or None, default=None
+        Embeds the first dense features (the numeric ones).
     """
 
-    def __init__(self, network: NoisyModule, n_dense: int, cardinalities, widths) -> None:
+    def __init__(self, network: NoisyModule, n_dense: int, cardinalities, widths, numeric_embedding=None) -> None:
         super().__init__(network.noise_rng)
         self.network = network
         self.n_dense = int(n_dense)
         self.embeddings = nn.ModuleList(nn.Embedding(int(n), int(w)) for n, w in zip(cardinalities, widths))
+        self.numeric_embedding = numeric_embedding
+
+    @staticmethod
+    def embedded_width(n_dense: int, widths, numeric_embedding=None) -> int:
+        """Width the network receives."""
+        numeric = 0 if numeric_embedding is None else numeric_embedding.output_width - numeric_embedding.weight.shape[0]
+        return n_dense + sum(widths) + numeric
 
     def max_norm_layers(self) -> list[nn.Module]:
         return self.network.max_norm_layers()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dense, codes = x[:, : self.n_dense], x[:, self.n_dense :].long()
-        embedded = [embedding(codes[:, i]) for i, embedding in enumerate(self.embeddings)]
-        return self.network(torch.cat([dense, *embedded], dim=1))
+        parts = [dense]
+        if self.numeric_embedding is not None:
+            n_numeric = self.numeric_embedding.weight.shape[0]
+            parts = [self.numeric_embedding(dense[:, :n_numeric]), dense[:, n_numeric:]]
+        parts += [embedding(codes[:, i]) for i, embedding in enumerate(self.embeddings)]
+        return self.network(torch.cat(parts, dim=1))
 
 
 class JointEnergyLoss(nn.Module):
