@@ -277,7 +277,11 @@ def run(args) -> pd.DataFrame:
     RESULTS.mkdir(parents=True, exist_ok=True)
     for i, row in enumerate(jobs, 1):
         rows.append(row)
-        pd.DataFrame([row]).to_csv(csv, mode="a", header=not csv.exists(), index=False)
+        # Rows differ in their columns (a spread only for some models): rewrite the whole
+        # file, through a temporary one so that an interrupted run leaves a readable file.
+        partial = csv.with_suffix(".partial")
+        pd.concat([done, pd.DataFrame(rows)], ignore_index=True).to_csv(partial, index=False)
+        partial.replace(csv)
         elapsed = time.time() - start
         print(f"[{i}/{len(units)}] {row['task']} {row['model']} fold {row['fold']}: "
               + ", ".join(f"{k}={row[k]:.4f}" for k in ("balanced_accuracy", "r2") if k in row)
