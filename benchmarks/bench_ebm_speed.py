@@ -3,7 +3,7 @@
 Fit: the K=10 class autoencoders of standardized digits (1797 rows x 64 features, hidden
 (64,), batch 256, ``--epochs`` epochs, adam, no early stopping) trained as ONE batched
 module by NoisyEBMClassifier, against K separately trained single-class models (the same
-module with K=1 and the same skorch TensorNet, each fitted on its own class's rows for the
+module with K=1 and a plain skorch NeuralNet, each fitted on its own class's rows for the
 same number of epochs, so both see every row the same number of times). Every method runs
 ``--repeats`` times interleaved; medians are kept, and the ratio comes from the same run.
 
@@ -34,12 +34,10 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sknoise._net import TensorNet  # noqa: E402
+from skorch import NeuralNet
 
-from sknoise._ebm import BatchedAutoencoderEnergy, NoisyEBMClassifier, OwnClassEnergy  # noqa: E402
-from sknoise.nn._activations import make_activation  # noqa: E402
-from sknoise.nn._layers import NoiseRNG, NoiseSpec  # noqa: E402
+from sknoise import NoisyEBMClassifier
+from sknoise.nn import BatchedAutoencoderEnergy, NoiseRNG, NoiseSpec, OwnClassEnergy, make_activation
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HIDDEN, BATCH, LR, ALPHA = 64, 256, 1e-2, 0.5
@@ -55,6 +53,13 @@ def fit_batched(X, y, epochs, device):
                        lr=LR, device=device, random_state=0).fit(X, y)
 
 
+class MeanOwnClassEnergy(OwnClassEnergy):
+    """The estimator's per-row training loss, averaged over the batch for a plain skorch net."""
+
+    def forward(self, energies, y):
+        return super().forward(energies, y).mean()
+
+
 def fit_separate(X, y, epochs, device):
     """K one-class models, each its own skorch net on its own rows (same module code with K=1)."""
     Xt = torch.as_tensor(X, dtype=torch.float32, device=device)
@@ -63,9 +68,9 @@ def fit_separate(X, y, epochs, device):
         rows = Xt[torch.as_tensor(y == k, device=device)]
         module = BatchedAutoencoderEnergy(X.shape[1], 1, (HIDDEN,), lambda width: make_activation("relu"),
                                           NoiseSpec.make("gaussian", ALPHA), NoiseRNG(int(k), int(k) + 1))
-        net = TensorNet(module, criterion=OwnClassEnergy(), optimizer=torch.optim.Adam, lr=LR,
+        net = NeuralNet(module, criterion=MeanOwnClassEnergy, optimizer=torch.optim.Adam, lr=LR,
                         max_epochs=epochs, batch_size=min(BATCH, len(rows)), train_split=None, device=device,
-                        verbose=0, shuffle_seed=int(k))
+                        verbose=0)
         nets.append(net.fit(rows, torch.zeros(len(rows), dtype=torch.long, device=device)))
     return nets
 

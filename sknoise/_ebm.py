@@ -255,8 +255,9 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
     training noise raised accuracy on all five data sets, while inference noise on
     top lowered it slightly at every ``T`` tried; hence the defaults.
 
-    Reconstruction energies compare squared errors across features, so standardize
-    the inputs first (e.g. ``make_pipeline(StandardScaler(), NoisyEBMClassifier())``).
+    Reconstruction energies compare squared errors across features, so the features
+    must share a scale: the built-in preprocessing (``preprocessing='auto'``) scales
+    them; with ``preprocessing=None`` standardize them yourself.
 
     Parameters
     ----------

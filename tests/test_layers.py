@@ -21,6 +21,24 @@ def clone_generator(g: torch.Generator) -> torch.Generator:
     return twin
 
 
+def first_training_draw(rng: NoiseRNG, name: str, shape, dtype=torch.float32) -> torch.Tensor:
+    """What a fresh ``rng``'s first training draw of ``name`` noise must be: a window of
+    the bank of exact draws for the built-in additive kinds, a fresh draw otherwise."""
+    import math
+    import random
+
+    from sknoise.nn._layers import BANK_MIN_SIZE, BANK_WINDOWS
+
+    twin, distribution = clone_generator(rng.generator(CPU)), get_noise(name)
+    if not distribution.banked:
+        return distribution.sample(shape, generator=twin, device=CPU, dtype=dtype)
+    n = math.prod(shape)
+    size = max(BANK_MIN_SIZE, BANK_WINDOWS * n)
+    bank = distribution.sample((size,), generator=twin, device=CPU, dtype=dtype)
+    start = random.Random(rng.seeds["train"]).randrange(size - n + 1)
+    return bank[start:start + n].view(shape)
+
+
 def test_noise_spec_activity():
     assert NoiseSpec.make("gaussian", 0.1).active
     assert not NoiseSpec.make("gaussian", 0.0).active
@@ -68,9 +86,39 @@ def test_noise_layer_applies_train_noise_in_train_mode():
     rng = NoiseRNG(5, 6)
     layer = NoiseLayer(NoiseSpec.make("gaussian", 0.3), rng).train()
     x = torch.randn(50, 4)
-    twin = clone_generator(rng.generator(CPU))
-    out = layer(x)
-    torch.testing.assert_close(out, x + 0.3 * torch.randn(50, 4, generator=twin))
+    expected = x + 0.3 * first_training_draw(rng, "gaussian", (50, 4))
+    torch.testing.assert_close(layer(x), expected)
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "uniform", "rademacher"])
+def test_banked_training_noise_has_the_distribution_and_is_redrawn(noise):
+    from sknoise.nn._layers import BANK_MIN_SIZE, BANK_REUSE
+
+    rng = NoiseRNG(5, 6)
+    layer = NoiseLayer(NoiseSpec.make(noise, 1.0), rng).train()
+    x = torch.zeros(256, 128)
+    draws = torch.stack([layer(x) for _ in range(4 * BANK_REUSE * BANK_MIN_SIZE // x.numel())])
+    assert abs(float(draws.mean())) < 0.01 and abs(float(draws.std()) - 1) < 0.01
+    # Rows of one draw are not copies of each other, draws of two steps differ,
+    # and the bank was redrawn (new values, not only new windows).
+    assert not torch.equal(draws[0, 0], draws[0, 1]) and not torch.equal(draws[0], draws[1])
+    if noise == "gaussian":
+        first, last = set(draws[0].flatten().tolist()), set(draws[-1].flatten().tolist())
+        assert len(first & last) < 0.01 * len(first)
+
+
+def test_banked_noise_is_reproducible_and_restarts_with_its_seed():
+    def run(rng):
+        layer = NoiseLayer(NoiseSpec.make("gaussian", 0.5), rng).train()
+        return torch.stack([layer(torch.zeros(64, 32)) for _ in range(5)])
+
+    rng = NoiseRNG(3, 4)
+    first = run(rng)
+    torch.testing.assert_close(run(NoiseRNG(3, 4)), first)
+    assert not torch.equal(run(rng), first)  # the stream moved on
+    rng.reseed("train")
+    torch.testing.assert_close(run(rng), first)
+    torch.testing.assert_close(run(pickle.loads(pickle.dumps(NoiseRNG(3, 4)))), first)
 
 
 def test_noise_layer_is_identity_in_eval_mode_without_monte_carlo():
@@ -149,8 +197,7 @@ def test_activation_noise_is_f_of_a_plus_alpha_z(name):
     alpha = 0.4
     layer = ActivationNoise(nn.Tanh(), NoiseSpec.make(name, alpha), rng).train()
     a = torch.randn(30, 7, dtype=torch.float64)
-    twin = clone_generator(rng.generator(CPU))
-    z = get_noise(name).sample((30, 7), generator=twin, device=CPU, dtype=torch.float64)
+    z = first_training_draw(rng, name, (30, 7), torch.float64)
     torch.testing.assert_close(layer(a), torch.tanh(a) + alpha * z)
     # Eval mode without inference noise: the clean activation (the noise's expectation).
     torch.testing.assert_close(layer.eval()(a), torch.tanh(a))

@@ -96,7 +96,7 @@ COMMON_PARAMETERS_DOC = """\
         trains at the constant ``lr``.
     batch_size : int or 'auto', default='auto'
         Rows per mini-batch; ``'auto'`` is ``min(256, n_rows)`` for the rows of each
-        ``fit`` or ``partial_fit`` call.
+        ``fit`` or ``partial_fit`` call.{batch_size_why}
     max_epochs : int, default={max_epochs!r}
         Passes over the training data (an upper bound with early stopping).
     early_stopping : bool, default={early_stopping!r}
@@ -192,7 +192,7 @@ def parameters_doc(why: dict[str, str] | None = None, numeric_scaling: str = "ro
     notes = {
         f"{name}_why": ("\n" + textwrap.fill(why[name], 84, initial_indent=" " * 8, subsequent_indent=" " * 8))
         if name in why else ""
-        for name in ("lr", "weight_decay", "n_iter_no_change")
+        for name in ("lr", "weight_decay", "n_iter_no_change", "batch_size")
     }
     return COMMON_PARAMETERS_DOC.format(numeric_scaling=numeric_scaling, **defaults, **notes)
 
@@ -207,9 +207,9 @@ EMBEDDING_PARAMETERS_DOC = """\
     numeric_embedding : {{'periodic'}} or None, default=None
         ``'periodic'`` gives each numeric column (every column when
         ``preprocessing=None``) a learned periodic embedding (16 frequencies and a
-        linear map to 16 features, as Gorishniy, Rubachev, Babenko, "On Embeddings for Numerical Features in
-        Tabular Deep Learning", NeurIPS 2022, arXiv:2203.05556); None feeds the
-        scaled numbers as they are."""
+        linear map to 16 features, as Gorishniy, Rubachev, Babenko, "On Embeddings
+        for Numerical Features in Tabular Deep Learning", NeurIPS 2022,
+        arXiv:2203.05556); None feeds the scaled numbers as they are."""
 
 LABEL_SMOOTHING_DOC = """\
     label_smoothing : float, default=0.0

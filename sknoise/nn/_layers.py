@@ -23,6 +23,8 @@ The contract every network follows:
 from __future__ import annotations
 
 import contextvars
+import math
+import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +53,12 @@ __all__ = [
 ]
 
 
+#: A training-noise bank holds at least this many draws, and this many windows of the largest draw...
+BANK_MIN_SIZE, BANK_WINDOWS = 1 << 18, 8
+#: ...and is redrawn once its values have been used this many times over, on average.
+BANK_REUSE = 8
+
+
 class NoiseRNG:
     """Seeded torch generators shared by every noise source of one network.
 
@@ -71,6 +79,8 @@ class NoiseRNG:
     def __init__(self, train_seed: int, inference_seed: int) -> None:
         self.seeds = {"train": int(train_seed), "inference": int(inference_seed)}
         self._generators: dict[str, torch.Generator] = {}
+        self._banks: dict[tuple, list] = {}
+        self._offsets = random.Random(self.seeds["train"])
         # Multiplies every scheduled training noise scale; a noise schedule moves it between epochs.
         self.train_scale_factor = 1.0
 
@@ -83,6 +93,29 @@ class NoiseRNG:
             gen.manual_seed(self.seeds["train"])
             self._generators[key] = gen
         return gen
+
+    def banked_draw(self, distribution, shape: torch.Size, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """Training noise of ``shape``: a random window of a bank of exact draws.
+
+        Drawing fresh numbers costs the CPU about as much as the layer's matrix
+        product; a window costs one offset. Every element of a window is its own
+        exact draw of ``distribution``, independent of the window's other elements;
+        windows of different steps share values at random offsets, and the bank is
+        redrawn (seeded, from the training stream) once its windows have used its
+        values :data:`BANK_REUSE` times over on average.
+        """
+        n = math.prod(shape)
+        key = (distribution.name, str(device), dtype)
+        bank = self._banks.get(key)
+        if bank is None or len(bank[0]) < BANK_WINDOWS * n or bank[1] >= BANK_REUSE * len(bank[0]):
+            size = max(BANK_MIN_SIZE, BANK_WINDOWS * n)
+            # A new tensor, never refilled in place: autograd may still hold old windows.
+            values = distribution.sample((size,), generator=self.generator(device), device=device, dtype=dtype)
+            bank = self._banks[key] = [values, 0]
+        values = bank[0]
+        bank[1] += n
+        start = self._offsets.randrange(len(values) - n + 1)
+        return values[start:start + n].view(shape)
 
     def parameter_generator(self) -> torch.Generator:
         """A fresh CPU generator for initializing a noise source's own parameters.
@@ -102,6 +135,8 @@ class NoiseRNG:
             self.seeds[stream] = int(seed)
         if stream == "train":
             self._generators.clear()
+            self._banks.clear()
+            self._offsets = random.Random(self.seeds["train"])
 
     def __getstate__(self) -> dict:
         return {"seeds": dict(self.seeds), "train_scale_factor": self.train_scale_factor}
@@ -110,6 +145,8 @@ class NoiseRNG:
         self.seeds = state["seeds"]
         self.train_scale_factor = state.get("train_scale_factor", 1.0)
         self._generators = {}
+        self._banks = {}
+        self._offsets = random.Random(self.seeds["train"])
 
 
 @dataclass(frozen=True)
@@ -373,7 +410,11 @@ class NoiseLayer(NoiseSource):
             spec = self.train_noise
             if not spec.active:
                 return x
-            return spec.distribution.apply(x, self.training_scale(), self.rng.generator(x.device))
+            scale, distribution = self.training_scale(), spec.distribution
+            if distribution.banked and scale != 0:
+                # One fused pass: x + scale * window.
+                return torch.add(x, self.rng.banked_draw(distribution, x.shape, x.device, x.dtype), alpha=scale)
+            return distribution.apply(x, scale, self.rng.generator(x.device))
         active = self.monte_carlo_spec()
         if active is None:
             return x

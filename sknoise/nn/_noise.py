@@ -102,12 +102,16 @@ class NoiseDistribution:
         ``sampler(shape, generator, device, dtype, rate)`` for multiplicative noise.
     description : str
         One line for documentation and error messages.
+    banked : bool, default=False
+        Whether training may take this noise from a :class:`~sknoise.nn.NoiseRNG`'s
+        bank of exact draws (the built-in additive kinds) rather than drawing afresh.
     """
 
     name: str
     kind: str
     sampler: Callable | None
     description: str = ""
+    banked: bool = False
 
     def sample(
         self,
@@ -141,13 +145,13 @@ _REGISTRY: dict[str, NoiseDistribution] = {
     d.name: d
     for d in [
         NoiseDistribution("none", "none", None, "no noise"),
-        NoiseDistribution("gaussian", "additive", _gaussian, "standard normal N(0, 1)"),
-        NoiseDistribution("uniform", "additive", _uniform_noise, "U(-sqrt 3, sqrt 3), unit variance"),
-        NoiseDistribution("laplace", "additive", _laplace, "Laplace, scale 1/sqrt 2 (unit variance)"),
-        NoiseDistribution("logistic", "additive", _logistic, "logistic, scale sqrt 3/pi (unit variance)"),
-        NoiseDistribution("cauchy", "additive", _cauchy, "standard Cauchy (unit scale; no variance)"),
-        NoiseDistribution("gumbel", "additive", _gumbel, "centred Gumbel, unit variance"),
-        NoiseDistribution("rademacher", "additive", _rademacher, "+1 or -1 with equal probability"),
+        NoiseDistribution("gaussian", "additive", _gaussian, "standard normal N(0, 1)", banked=True),
+        NoiseDistribution("uniform", "additive", _uniform_noise, "U(-sqrt 3, sqrt 3), unit variance", banked=True),
+        NoiseDistribution("laplace", "additive", _laplace, "Laplace, scale 1/sqrt 2 (unit variance)", banked=True),
+        NoiseDistribution("logistic", "additive", _logistic, "logistic, scale sqrt 3/pi (unit variance)", banked=True),
+        NoiseDistribution("cauchy", "additive", _cauchy, "standard Cauchy (unit scale; no variance)", banked=True),
+        NoiseDistribution("gumbel", "additive", _gumbel, "centred Gumbel, unit variance", banked=True),
+        NoiseDistribution("rademacher", "additive", _rademacher, "+1 or -1 with equal probability", banked=True),
         NoiseDistribution("dropout", "multiplicative", _dropout_mask, "inverted Bernoulli dropout, scale = rate"),
         NoiseDistribution(
             "gaussian_dropout", "multiplicative", _gaussian_dropout_mask, "Keras GaussianDropout, scale = rate"
