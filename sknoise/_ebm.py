@@ -94,6 +94,7 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         verbose=0,
         callbacks=None,
         on_divergence="raise",
+        n_threads=None,
     ) -> None:
         store_init_params(self, locals())
 

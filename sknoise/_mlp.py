@@ -138,6 +138,7 @@ class NoisyMLPClassifier(_NoisyMLPNetwork, LogitNetClassifier):
         verbose=0,
         callbacks=None,
         on_divergence="raise",
+        n_threads=None,
     ) -> None:
         store_init_params(self, locals())
 
@@ -193,6 +194,7 @@ class NoisyMLPRegressor(_NoisyMLPNetwork, NoisyNetRegressor):
         verbose=0,
         callbacks=None,
         on_divergence="raise",
+        n_threads=None,
     ) -> None:
         store_init_params(self, locals())
 

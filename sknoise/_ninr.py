@@ -248,6 +248,7 @@ class NINRClassifier(_NINRNetwork, LogitNetClassifier):
         verbose=0,
         callbacks=None,
         on_divergence="raise",
+        n_threads=None,
     ) -> None:
         store_init_params(self, locals())
 
@@ -300,6 +301,7 @@ class NINRRegressor(_NINRNetwork, NoisyNetRegressor):
         verbose=0,
         callbacks=None,
         on_divergence="raise",
+        n_threads=None,
     ) -> None:
         store_init_params(self, locals())
 

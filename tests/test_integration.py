@@ -118,6 +118,7 @@ NON_DEFAULT = dict(
     numeric_scaling="quantile",
     max_onehot=3,
     numeric_embedding="periodic",
+    n_threads=1,
     hidden_layer_sizes=(12, 6),
     activation="tanh",
     noise="laplace",

@@ -121,6 +121,12 @@ COMMON_PARAMETERS_DOC = """\
         spread across members and Monte-Carlo passes together.
     device : {{'cpu', 'cuda', 'auto'}} or str, default='cpu'
         Torch device; ``'auto'`` picks CUDA when it is available.
+    n_threads : int or None, default=None
+        CPU threads torch uses while this estimator trains and predicts (torch's
+        setting is restored afterwards); None leaves torch's setting, which inside
+        joblib's workers (``GridSearchCV(n_jobs=...)``, ``cross_validate``) is each
+        worker's share of the cores. On a machine busy with other work, 1 avoids
+        oversubscription.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, shuffling, the validation split and every
         noise draw (training and inference streams apart).

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from numbers import Integral, Real
 
@@ -74,6 +75,20 @@ _NOISE_CONSTRAINT = [StrOptions(set(available_noises())), callable, Distribution
 CHECK_ROWS = 2000
 
 
+@contextmanager
+def torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Run the block with ``n_threads`` torch threads (None: leave torch's setting), then restore it."""
+    before = torch.get_num_threads()
+    if n_threads is None or n_threads == before:
+        yield
+        return
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def store_init_params(estimator: BaseEstimator, init_locals: dict) -> None:
     """Store an ``__init__``'s arguments (its ``locals()``) unchanged, as scikit-learn requires.
 
@@ -132,6 +147,7 @@ class NoisyNetEstimator(BaseEstimator):
         "verbose": ["verbose"],
         "callbacks": [list, None],
         "on_divergence": [StrOptions({"raise", "warn"})],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "preprocessing": [StrOptions({"auto"}), None],
         "n_members": [Interval(Integral, 1, None, closed="left")],
         "numeric_scaling": [StrOptions(set(NUMERIC_SCALINGS))],
@@ -150,7 +166,7 @@ class NoisyNetEstimator(BaseEstimator):
     _NOT_READ_BY_PARTIAL_FIT = (
         "max_epochs", "early_stopping", "validation_fraction", "n_iter_no_change", "tol", "lr_schedule",
         "inference_noise", "inference_noise_scale", "n_inference_samples", "inference_memory_mb", "energy_aggregate",
-        "inference_dropout",
+        "inference_dropout", "n_threads",
     )
 
     #: Estimator-specific additions to NOISE_SEARCH_SPACE, keyed "optuna" and "grid".
@@ -537,6 +553,10 @@ class NoisyNetEstimator(BaseEstimator):
         last_good.settings = self._divergence_settings()
 
     def _train(self, rows: Rows, valid: Rows | None, epochs: int | None) -> None:
+        with torch_threads(self.n_threads):
+            self._train_loop(rows, valid, epochs)
+
+    def _train_loop(self, rows: Rows, valid: Rows | None, epochs: int | None) -> None:
         net = self.net_
         device = net.device
         net.batch_size = self._batch_size(len(rows))
@@ -739,20 +759,24 @@ class NoisyNetEstimator(BaseEstimator):
         noise = self._monte_carlo_noise()
         noisy = noise is not None and module.draws_inference_noise(noise)
         n_passes = self.n_inference_samples if noisy else 1
-        outputs = predict_passes(
+        with torch_threads(self.n_threads):
+            outputs = self._run_passes(module, X, n_passes, noise if noisy else None, per_pass, kinds)
+        if check_finite:
+            self._check_finite_outputs(outputs, X, noisy)
+        return outputs
+
+    def _run_passes(self, module, X, n_passes, noise, per_pass, kinds) -> dict:
+        return predict_passes(
             module,
             X,
             n_passes=n_passes,
-            noise=noise if noisy else None,
+            noise=noise,
             seed=module.noise_rng.seeds["inference"],
             plan=plan_chunks(n_passes, self._layer_widths_, self._inference_budget_bytes()),
             device=self.net_.device,
             per_pass=self._members_as_passes(self._per_pass if per_pass is None else per_pass),
             kinds=self._pass_kinds() if kinds is None else kinds,
         )
-        if check_finite:
-            self._check_finite_outputs(outputs, X, noisy)
-        return outputs
 
     def _check_finite_outputs(self, outputs: dict, X: torch.Tensor, noisy: bool) -> None:
         bad = np.zeros(len(X), dtype=bool)

@@ -123,10 +123,11 @@ class PassStatistics:
 
 # CPU matrix products of fewer rows than this, or of a row count that is not a multiple
 # of 8, may take another kernel and round a row's result differently in the last bit
-# (seen with torch 2.13's CPU build below 12 rows); padding every chunk to such a size
-# makes a row's prediction the same whatever else is predicted with it.
+# (seen with torch 2.13's CPU build: batched products of up to 16 rows when the inner
+# dimension is small); padding every chunk to such a size makes a row's prediction the
+# same whatever else is predicted with it.
 _ROW_QUANTUM = 8
-_MIN_ROWS = 16
+_MIN_ROWS = 32
 
 
 def _pad_rows(chunk: torch.Tensor, limit: int) -> torch.Tensor:
