@@ -85,7 +85,7 @@ def test_training_loop_hands_the_labels_to_the_module_and_takes_them_back(iris):
 
     X, y = iris
     recorder = Recorder()
-    clf = fast(max_epochs=2, early_stopping=True, callbacks=[recorder]).fit(X, y)
+    clf = fast(max_epochs=2, early_stopping=True, objective="generative", callbacks=[recorder]).fit(X, y)
     assert recorder.rows == 2 * len(X)  # every training and validation row, each epoch
     assert clf.net_.module_.targets is None
     assert clf.predict_proba(X).shape == (len(X), 3)
@@ -240,7 +240,7 @@ def test_training_noise_helps_where_the_autoencoders_can_copy_their_input():
     scores = {}
     for scale in (0.0, 0.5):
         clf = fast(hidden_layer_sizes=(64,), activation="sigmoid", noise_scale=scale, inference_noise=None,
-                   lr=0.01, max_epochs=60)
+                   lr=0.01, max_epochs=60, objective="generative")
         scores[scale] = make_pipeline(StandardScaler(), clf).fit(X_train, y_train).score(X_test, y_test)
     assert scores[0.5] >= scores[0.0] + 0.05, scores
 

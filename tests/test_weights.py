@@ -150,7 +150,8 @@ def test_sample_weights_through_pipelines_searches_and_adaboost(imbalanced):
 def test_ebm_weights_weigh_the_energy_loss_and_the_prior(imbalanced):
     X_tr, _, y_tr, _ = imbalanced
     w = np.where(y_tr == 1, 9.0, 1.0)
-    ebm = NoisyEBMClassifier((8,), max_epochs=3, random_state=0).fit(X_tr, y_tr, sample_weight=w)
+    ebm = NoisyEBMClassifier((8,), max_epochs=3, objective="generative", random_state=0).fit(X_tr, y_tr,
+                                                                                          sample_weight=w)
     weighted_shares = np.bincount(y_tr, weights=w) / w.sum()
     np.testing.assert_allclose(ebm.class_prior_, weighted_shares, rtol=1e-6)
     # The net's loss is the weighted mean of the rows' own-class energies.

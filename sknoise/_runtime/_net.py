@@ -137,9 +137,11 @@ class TrainingDivergedWarning(RuntimeWarning):
 
 
 def snapshot_training_state(net) -> dict:
-    """A copy of what training changes: the weights, the optimizer state and the history's length."""
+    """A copy of what training changes: the weights (the criterion's learned ones too, such
+    as the joint energy loss's temperature), the optimizer state and the history's length."""
     return {
         "module": {k: v.detach().clone() for k, v in net.module_.state_dict().items()},
+        "criterion": {k: v.detach().clone() for k, v in net.criterion_.state_dict().items()},
         "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
         "epochs": len(net.history),
     }
@@ -148,6 +150,7 @@ def snapshot_training_state(net) -> dict:
 def restore_training_state(net, state: dict) -> None:
     """Put the net back to a :func:`snapshot_training_state`."""
     net.module_.load_state_dict(state["module"])
+    net.criterion_.load_state_dict(state["criterion"])
     net.optimizer_.load_state_dict(state["optimizer"])
     while len(net.history) > state["epochs"]:
         del net.history[-1]
@@ -209,7 +212,7 @@ class LastGoodEpoch(Callback):
     def on_epoch_end(self, net, **kwargs) -> None:
         inputs = self.__dict__.pop("_last_inputs", None)
         module = net.module_
-        if not _all_finite(module.parameters()):
+        if not _all_finite([*module.parameters(), *net.criterion_.parameters()]):
             self._diverged(net, "the weights became non-finite")
         if not _all_finite(_optimizer_tensors(net.optimizer_)):
             self._diverged(net, "the optimizer's state became non-finite")
