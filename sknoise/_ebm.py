@@ -246,7 +246,8 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
     activation-noise paper). The posterior is that of a generative classifier,
     ``softmax(-E / τ + log π)``, with ``π`` the class shares of the training rows and a
     temperature ``τ`` fitted on the rows early stopping holds out; prediction is its
-    argmax. The training losses in ``history_`` are the objective's per-row mean (own-class energy, plus the discriminative term under the joint objective).
+    argmax. The training losses in ``history_`` are the objective's mean over rows
+    (the own-class energy, plus the discriminative term of the joint objective).
 
     The method is generative classification, so there is no regressor counterpart: for
     continuous targets use :class:`NoisyMLPRegressor` or :class:`NINRRegressor`.
