@@ -341,7 +341,7 @@ def _docstring(task: str, task_parameters: str, task_attributes: str, examples: 
         standardized inputs a first-layer pre-activation has a standard deviation
         near 0.6 at initialization, so ``σ_ε · niw_init_scale`` well above that makes
         noise dominate at the start, as NINR intends.
-{EMBEDDING_PARAMETERS_DOC}
+{EMBEDDING_PARAMETERS_DOC.format(numeric_embedding=None, numeric_embedding_why="")}
 {task_parameters}
 
     Attributes

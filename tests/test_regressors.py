@@ -138,7 +138,7 @@ def test_bad_targets_and_parameters_are_named(cls, regression):
 def test_a_collapsed_regressor_warns(cls, regression):
     X, y = regression
     with pytest.warns(ConvergenceWarning, match="mean target"):
-        fast(cls, max_epochs=2, lr=1e-5).fit(1e4 * X, y)
+        fast(cls, max_epochs=2, lr=1e-5, numeric_embedding=None).fit(1e4 * X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         fast(cls).fit(X, y)

@@ -210,12 +210,12 @@ EMBEDDING_PARAMETERS_DOC = """\
         categories are one-hot encoded; columns with more get a learned embedding
         (width growing with the cardinality, at most 16; categories unseen in ``fit``
         share a reserved code).
-    numeric_embedding : {{'periodic'}} or None, default=None
+    numeric_embedding : {{'periodic'}} or None, default={numeric_embedding!r}
         ``'periodic'`` gives each numeric column (every column when
         ``preprocessing=None``) a learned periodic embedding (16 frequencies and a
         linear map to 16 features, as Gorishniy, Rubachev, Babenko, "On Embeddings
         for Numerical Features in Tabular Deep Learning", NeurIPS 2022,
-        arXiv:2203.05556); None feeds the scaled numbers as they are."""
+        arXiv:2203.05556); None feeds the scaled numbers as they are.{numeric_embedding_why}"""
 
 LABEL_SMOOTHING_DOC = """\
     label_smoothing : float, default=0.0
