@@ -558,6 +558,7 @@ class NoisyNetEstimator(BaseEstimator):
 
     def _train_loop(self, rows: Rows, valid: Rows | None, epochs: int | None) -> None:
         net = self.net_
+        net.module_.noise_rng.next_call()
         device = net.device
         net.batch_size = self._batch_size(len(rows))
         self._check_batches(len(rows), net.batch_size)

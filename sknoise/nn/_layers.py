@@ -68,7 +68,9 @@ class NoiseRNG:
     repeatable and safe to make from several threads. Generators are created lazily on
     the device of the tensor being perturbed, and are not pickled (a CUDA generator
     cannot be loaded on a machine without CUDA): after unpickling, the training stream
-    restarts from its seed.
+    restarts at the start of the current call's stream. Estimators start every
+    training call with :meth:`next_call`, so a call's noise never depends on whether
+    the network was pickled in between.
 
     Parameters
     ----------
@@ -78,11 +80,33 @@ class NoiseRNG:
 
     def __init__(self, train_seed: int, inference_seed: int) -> None:
         self.seeds = {"train": int(train_seed), "inference": int(inference_seed)}
+        # Training calls started (see next_call); each seeds its own training stream.
+        self.calls = 0
         self._generators: dict[str, torch.Generator] = {}
         self._banks: dict[tuple, list] = {}
-        self._offsets = random.Random(self.seeds["train"])
+        self._offsets = random.Random(self._stream_seed())
         # Multiplies every scheduled training noise scale; a noise schedule moves it between epochs.
         self.train_scale_factor = 1.0
+
+    def _stream_seed(self) -> int:
+        if self.calls == 0:
+            return self.seeds["train"]
+        return int(np.random.SeedSequence([self.seeds["train"], self.calls]).generate_state(1)[0])
+
+    def next_call(self) -> None:
+        """Start the training stream of the next training call (``fit``, each ``partial_fit``).
+
+        Call ``k`` draws from a stream seeded by ``(train seed, k)``, so its noise is the
+        same whether or not the network was pickled since the last call (a cluster
+        ships it between data blocks), and never repeats an earlier call's.
+        """
+        self.calls += 1
+        self._restart_stream()
+
+    def _restart_stream(self) -> None:
+        self._generators = {}
+        self._banks = {}
+        self._offsets = random.Random(self._stream_seed())
 
     def generator(self, device: torch.device) -> torch.Generator:
         """The generator of the training stream on ``device``."""
@@ -90,7 +114,7 @@ class NoiseRNG:
         gen = self._generators.get(key)
         if gen is None:
             gen = torch.Generator(device=device)
-            gen.manual_seed(self.seeds["train"])
+            gen.manual_seed(self._stream_seed())
             self._generators[key] = gen
         return gen
 
@@ -134,19 +158,17 @@ class NoiseRNG:
         if seed is not None:
             self.seeds[stream] = int(seed)
         if stream == "train":
-            self._generators.clear()
-            self._banks.clear()
-            self._offsets = random.Random(self.seeds["train"])
+            self.calls = 0
+            self._restart_stream()
 
     def __getstate__(self) -> dict:
-        return {"seeds": dict(self.seeds), "train_scale_factor": self.train_scale_factor}
+        return {"seeds": dict(self.seeds), "train_scale_factor": self.train_scale_factor, "calls": self.calls}
 
     def __setstate__(self, state: dict) -> None:
         self.seeds = state["seeds"]
         self.train_scale_factor = state.get("train_scale_factor", 1.0)
-        self._generators = {}
-        self._banks = {}
-        self._offsets = random.Random(self.seeds["train"])
+        self.calls = state.get("calls", 0)
+        self._restart_stream()
 
 
 @dataclass(frozen=True)
