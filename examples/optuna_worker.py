@@ -9,7 +9,7 @@ worker's results inform the others' sampler. The storage is an RDB URL or a jour
     python examples/optuna_worker.py --storage journal:./study.journal --n-trials 20 &
 
     # many machines: a PostgreSQL server they all reach
-    #   createdb sknoise_study   (on the server; pip install psycopg2-binary on the workers)
+    #   createdb sknoise_study   (on the server; pip install 'psycopg[binary]' on the workers)
     python examples/optuna_worker.py \\
         --storage postgresql://USER:PASSWORD@db.example.org:5432/sknoise_study --n-trials 20
 
