@@ -42,6 +42,7 @@ from scipy.stats import rankdata, wilcoxon  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
     RESULTS,
+    code_version,
     limit_threads,
     load_suite,
     load_task,
@@ -158,6 +159,9 @@ def make_model(spec: str, kind: str, X: pd.DataFrame, seed: int, threads: int):
             categorical_features="from_dtype", random_state=seed),
     }
     if clf:
+        from sklearn.dummy import DummyClassifier
+
+        builders["Class shares"] = lambda: DummyClassifier(strategy="prior")
         builders["NoisyEBM"] = lambda: _sknoise(sknoise.NoisyEBMClassifier, X, random_state=seed, **overrides)
         builders["NoisyEBM generative"] = lambda: _sknoise(
             sknoise.NoisyEBMClassifier, X, random_state=seed, **{**overrides, "objective": "generative"})
@@ -183,7 +187,7 @@ def _corrupted(X: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 MODELS = {
     "classification": ["NoisyMLP", "NoisyMLP noise off", "NINR", "NINR noise off", "NoisyEBM", "NoisyEBM generative",
-                       "sklearn MLP", "HGB", "RealMLP", "TabM"],
+                       "sklearn MLP", "HGB", "RealMLP", "TabM", "Class shares"],
     "regression": ["NoisyMLP", "NoisyMLP noise off", "NINR", "NINR noise off", "sklearn MLP", "HGB", "RidgeCV",
                    "RealMLP", "TabM"],
 }
@@ -315,7 +319,7 @@ def paired(results: pd.DataFrame, metric: str, a: str, b: str, higher_is_better:
     except ValueError:
         p = float("nan")
     return (f"{a} vs {b} ({metric}): wins on {wins}, loses on {losses}, ties {len(diff) - wins - losses} of "
-            f"{len(diff)} tasks; mean difference {diff.mean():+.4f}; Wilcoxon signed-rank p = {p:.3f}")
+            f"{len(diff)} tasks; mean advantage of {a} {diff.mean():+.4f}; Wilcoxon signed-rank p = {p:.3f}")
 
 
 def summarize(results: pd.DataFrame, kind: str, part: str) -> tuple[str, pd.DataFrame]:
@@ -366,9 +370,15 @@ def report(results: pd.DataFrame, args, started: float | None) -> None:
             if text:
                 body.append(f"### {part} tasks\n\n{text}\n")
         key, higher = METRICS[kind][0]
-        for a, b in (("NoisyMLP", "NoisyMLP noise off"), ("NINR", "NINR noise off"), ("NoisyMLP", "HGB"),
-                     ("NoisyMLP", "RealMLP")):
-            line = paired(results[results.kind == kind], key, a, b, higher)
+        comparisons = [(key, higher, a, b) for a, b in (
+            ("NoisyMLP", "NoisyMLP noise off"), ("NINR", "NINR noise off"), ("NoisyMLP", "HGB"), ("NoisyMLP", "RealMLP"),
+            ("NINR", "sklearn MLP"), ("NoisyEBM", "sklearn MLP"))]
+        if kind == "classification":
+            comparisons += [("log_loss", False, "NoisyMLP", b) for b in ("NoisyMLP noise off", "HGB", "RealMLP")]
+            comparisons += [("log_loss", False, "NoisyEBM", "Class shares"),
+                            ("balanced_accuracy_noisy", True, "NINR", "NoisyMLP noise off")]
+        for metric, better_high, a, b in comparisons:
+            line = paired(results[results.kind == kind], metric, a, b, better_high)
             if line:
                 body.append(f"- {line}")
         per_task = results[results.kind == kind].groupby(["task", "model"])[key].mean().unstack()
@@ -396,6 +406,10 @@ def report(results: pd.DataFrame, args, started: float | None) -> None:
     body.insert(0, f"Rows per task: {options}; {args.folds}-fold CV x {args.repeats} repeat(s); "
                    f"{args.threads} thread(s) per fit, {args.jobs} fit(s) at a time. Held-out tasks: "
                    f"{', '.join(sum(HELD_OUT.values(), []))}.\n")
+    runs = RESULTS / f"{args.out}.runs.md"
+    if runs.exists():
+        body.insert(1, "Every run that added rows to the results file (it resumes), latest last:\n\n"
+                       + runs.read_text().strip() + "\n")
     write_report(args.out, f"Tabular suite: {args.out}", " ".join(["python", *sys.argv]), "\n".join(body),
                  started=started)
 
@@ -424,6 +438,10 @@ def main() -> None:
     started = time.time()
     csv = RESULTS / f"{args.out}.csv"
     results = pd.read_csv(csv) if args.summary_only else run(args)
+    if not args.summary_only:
+        with open(RESULTS / f"{args.out}.runs.md", "a") as log:
+            log.write(f"- `{' '.join(['python', *sys.argv])}` ({(time.time() - started) / 60:.1f} min), code at "
+                      f"{code_version()}, on {machine_description()}\n")
     report(results, args, None if args.summary_only else started)
 
 
