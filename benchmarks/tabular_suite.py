@@ -354,6 +354,33 @@ def summarize(results: pd.DataFrame, kind: str, part: str) -> tuple[str, pd.Data
     return text, frame
 
 
+def _plot_summary(plt, frame: pd.DataFrame, res: pd.DataFrame, kind: str, key: str, higher: bool) -> None:
+    """Per-task differences to HGB (one dot per task, the mean as a bar), and quality against fit time."""
+    metrics = [(key, higher)] + ([("log_loss", False)] if kind == "classification" else [])
+    fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(6 * (len(metrics) + 1), 4.5))
+    order = [m for m in frame.index if m not in ("HGB", "Class shares")]
+    for ax, (metric, better_high) in zip(axes, metrics):
+        per_task = res.groupby(["task", "model"])[metric].mean().unstack()
+        diff = per_task[order].sub(per_task["HGB"], axis=0)
+        for i, model in enumerate(order):
+            ax.scatter(diff[model], np.full(len(diff), i), s=10, alpha=0.5, color="tab:gray")
+            ax.barh(i, diff[model].mean(), color="tab:green" if (diff[model].mean() > 0) == better_high else "tab:red",
+                    alpha=0.6)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(range(len(order)), order, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{metric} minus HGB's, per task (bar: mean; {'higher' if better_high else 'lower'} is better)")
+        ax.set_xlim(np.nanpercentile(diff.to_numpy(), [2, 98]) * 1.3)
+    ax = axes[-1]
+    ax.scatter(frame["fit s (mean)"], frame[key])
+    for name, row in frame.iterrows():
+        ax.annotate(name, (row["fit s (mean)"], row[key]), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("mean fit time per fold (s, log)")
+    ax.set_ylabel(f"mean {key}")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+
+
 def report(results: pd.DataFrame, args, started: float | None) -> None:
     import matplotlib
 
@@ -388,17 +415,9 @@ def report(results: pd.DataFrame, args, started: float | None) -> None:
                                    ["task", *per_task.columns]))
         _, frame = summarize(results, kind, "all")
         if not frame.empty:
-            fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-            frame[key].plot.barh(ax=axes[0], color="tab:blue")
-            axes[0].set_xlabel(f"mean {key}")
-            axes[0].invert_yaxis()
-            axes[1].scatter(frame["fit s (mean)"], frame[key])
-            for name, row in frame.iterrows():
-                axes[1].annotate(name, (row["fit s (mean)"], row[key]), fontsize=8)
-            axes[1].set_xscale("log")
-            axes[1].set_xlabel("mean fit time per fold (s, log)")
-            axes[1].set_ylabel(f"mean {key}")
-            fig.suptitle(f"{args.out}: {kind}")
+            _plot_summary(plt, frame, results[results.kind == kind], kind, key, higher)
+            fig = plt.gcf()
+            fig.suptitle(f"{args.out}: {kind}, {results[results.kind == kind].task.nunique()} tasks")
             save_figure(fig, f"{args.out}_{kind}")
             plt.close(fig)
             body.append(f"\n![{kind}]({args.out}_{kind}.png)\n")
