@@ -25,7 +25,6 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -33,7 +32,6 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
-
 from skorch import NeuralNet
 
 from sknoise import NoisyEBMClassifier

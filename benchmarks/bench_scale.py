@@ -157,7 +157,8 @@ def main() -> None:
             point = run_point(model, n, args.epochs, args.threads, device, args.timeout)
             if point is not None:
                 results.append({"model": model, "rows": n, **point})
-                print(f"{model:22s} {n:>9d} rows: fit {point['fit_s']:8.2f} s, peak +{point['peak_extra_mib']:8.1f} MiB "
+                print(f"{model:22s} {n:>9d} rows: fit {point['fit_s']:8.2f} s, "
+                      f"peak +{point['peak_extra_mib']:8.1f} MiB "
                       f"(table {point['table_mib']:.1f} MiB)", flush=True)
     if args.quick:
         return

@@ -398,8 +398,8 @@ def report(results: pd.DataFrame, args, started: float | None) -> None:
                 body.append(f"### {part} tasks\n\n{text}\n")
         key, higher = METRICS[kind][0]
         comparisons = [(key, higher, a, b) for a, b in (
-            ("NoisyMLP", "NoisyMLP noise off"), ("NINR", "NINR noise off"), ("NoisyMLP", "HGB"), ("NoisyMLP", "RealMLP"),
-            ("NINR", "sklearn MLP"), ("NoisyEBM", "sklearn MLP"))]
+            ("NoisyMLP", "NoisyMLP noise off"), ("NINR", "NINR noise off"), ("NoisyMLP", "HGB"),
+            ("NoisyMLP", "RealMLP"), ("NINR", "sklearn MLP"), ("NoisyEBM", "sklearn MLP"))]
         if kind == "classification":
             comparisons += [("log_loss", False, "NoisyMLP", b) for b in ("NoisyMLP noise off", "HGB", "RealMLP")]
             comparisons += [("log_loss", False, "NoisyEBM", "Class shares"),

@@ -54,7 +54,10 @@ def postgres_url():
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(home, "postgres")
     port = _free_port()
-    run = lambda *args: subprocess.run([*as_user, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+    def run(*args):
+        return subprocess.run([*as_user, *map(str, args)], capture_output=True, text=True, timeout=120)
+
     init = run(binaries / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "--no-sync")
     if init.returncode:
         pytest.skip(f"initdb failed: {init.stderr.strip()[-300:]}")
