@@ -81,8 +81,11 @@ def test_temperature_calibration_lowers_the_validation_log_loss(cls):
     calibrated = log_loss(y_va, model.calibrate(X_va, y_va).predict_proba(X_va))
     assert model.temperature_ != 1.0
     assert calibrated < raw
-    # fit calibrates on its held-out rows when asked to.
-    fitted = cls(hidden_layer_sizes=(64,), max_epochs=80, calibration="temperature", random_state=0).fit(X_tr, y_tr)
+    # fit calibrates on its held-out rows when asked to (600 of them: more than a small
+    # sample, on which a temperature of 1 stays unless the rows clearly ask otherwise).
+    X2, y2 = make_classification(3000, 10, n_informative=4, flip_y=0.2, random_state=1)
+    fitted = cls(hidden_layer_sizes=(64,), max_epochs=80, calibration="temperature", validation_fraction=0.2,
+                 random_state=0).fit(X2, y2)
     assert fitted.temperature_ != 1.0
     # The temperature does not change the predicted classes.
     np.testing.assert_array_equal(model.set_params(calibration=None).predict(X_va), model.predict(X_va))
@@ -139,3 +142,27 @@ def test_metrics_refuse_mismatched_inputs_and_work_with_any_classifier():
     ax = plot_reliability_diagram(y, proba, label="logreg")
     plot_risk_coverage(y, proba, label="logreg")
     assert "ECE" in ax.get_legend().get_texts()[0].get_text()
+
+
+def test_a_small_calibration_sample_keeps_the_prior_temperature_unless_it_clearly_disagrees():
+    from scipy.special import log_softmax
+
+    from sknoise._runtime._calibration import SMALL_SAMPLE, fit_temperature
+
+    rng = np.random.default_rng(0)
+
+    def sample(n, overconfidence):
+        logits = rng.normal(0, 2, (n, 3))
+        y = np.array([rng.choice(3, p=p) for p in np.exp(log_softmax(logits, axis=1))])
+        return logits * overconfidence, y
+
+    def fit(logits, y, prior):
+        return fit_temperature(lambda t: log_softmax(logits / t, axis=1), y, float(np.std(logits)), prior=prior)
+
+    calibrated, y = sample(SMALL_SAMPLE // 3, 1.0)
+    assert fit(calibrated, y, prior=1.0) == 1.0  # no reason to move: it stays
+    assert fit(calibrated, y, prior=None) > 1.0  # the old rule: the largest within the noise band
+    overconfident, y = sample(SMALL_SAMPLE // 3, 4.0)
+    assert 2.0 < fit(overconfident, y, prior=1.0) < 8.0  # a clear signal still moves it
+    many, y = sample(4 * SMALL_SAMPLE, 4.0)
+    assert fit(many, y, prior=1.0) == pytest.approx(4.0, rel=0.25)

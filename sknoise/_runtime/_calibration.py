@@ -24,6 +24,7 @@ def fit_temperature(
     y: np.ndarray,
     spread: float,
     weights: np.ndarray | None = None,
+    prior: float | None = None,
 ) -> float:
     """The temperature for labelled rows, from ``log_proba_at(t) -> (rows, K)`` log-probabilities.
 
@@ -32,9 +33,10 @@ def fit_temperature(
     towards uniform by ``ε = 1/(K n + 1)`` for ``n`` rows and ``K`` classes, so that a
     sample the model happens to separate perfectly does not send ``t`` to 0. On fewer
     than :data:`SMALL_SAMPLE` rows, of the temperatures whose mean loss lies within one
-    standard error of the best the largest is taken (the one-standard-error rule): on
-    a small sample the minimum is noisy, and a larger temperature errs towards the
-    class shares rather than towards overconfidence. On more rows, the minimum.
+    standard error of the best (the one-standard-error rule: on a small sample the
+    minimum is noisy) the one closest to ``prior`` is taken, or without a prior the
+    largest, which errs towards the class shares rather than towards overconfidence.
+    On more rows, the minimum.
 
     Parameters
     ----------
@@ -46,6 +48,9 @@ def fit_temperature(
         Scale of the scores (e.g. their standard deviation); the grid is centred on it.
     weights : ndarray of shape (rows,), optional
         Sample weights.
+    prior : float, optional
+        The temperature to keep unless the sample says otherwise (1 for a network whose
+        training already fitted its probabilities: early stopping on the log loss).
 
     Returns
     -------
@@ -75,4 +80,8 @@ def fit_temperature(
 
         return float(math.exp(minimize_scalar(loss, bounds=(lo, hi), method="bounded").x))
     within = np.flatnonzero(mean <= mean[best] + standard_error)
-    return float(taus[within.max()])
+    if prior is None:
+        return float(taus[within.max()])
+    closest = within[np.argmin(np.abs(np.log(taus[within] / prior)))]
+    # The prior itself when it lies inside the band (the grid only comes near it).
+    return float(prior) if taus[within.min()] <= prior <= taus[within.max()] else float(taus[closest])

@@ -90,6 +90,10 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
         "calibration": [StrOptions({"temperature"}), None],
     }
 
+    #: The temperature a small calibration sample keeps unless it says otherwise (None:
+    #: the largest its noise allows; see fit_temperature).
+    _temperature_prior: float | None = None
+
     def _validate_targets(self, y) -> np.ndarray:
         check_classification_targets(y)
         return y
@@ -195,7 +199,7 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
             return  # nothing to calibrate on: the temperature stays as it was
         self._set_temperature(fit_temperature(
             lambda t: log_proba_at(t, usable), y[usable], float(np.std(scores[usable])),
-            None if w is None else w[usable],
+            None if w is None else w[usable], prior=self._temperature_prior,
         ))
 
     def calibrate(self, X, y, sample_weight=None):
@@ -315,6 +319,10 @@ class LogitNetClassifier(NoisyNetClassifier):
         **NoisyNetClassifier._parameter_constraints,
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
+
+    # Early stopping on the log loss already fitted the probabilities: on few rows,
+    # temperature scaling keeps them unless the rows clearly ask for another temperature.
+    _temperature_prior = 1.0
 
     def _layer_widths(self, n_features: int, n_outputs: int) -> list[int]:
         return [n_features, *self._hidden_sizes, n_outputs]
