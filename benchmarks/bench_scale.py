@@ -142,6 +142,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--realmlp-max", type=int, default=100000)
+    parser.add_argument("--skorch-max", type=int, default=100000,
+                        help="plain skorch's per-row DataLoader is slow: the largest size it runs at")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--quick", action="store_true", help="10^3 and 10^4 rows, no RealMLP; writes nothing")
     args = parser.parse_args()
@@ -151,7 +153,7 @@ def main() -> None:
     results = []
     for n in args.rows:
         for model in MODELS:
-            if model == "RealMLP" and n > args.realmlp_max:
+            if (model == "RealMLP" and n > args.realmlp_max) or (model == "plain skorch" and n > args.skorch_max):
                 continue
             device = args.device if model == "NoisyMLPClassifier" else "cpu"
             point = run_point(model, n, args.epochs, args.threads, device, args.timeout)

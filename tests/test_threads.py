@@ -68,3 +68,26 @@ def test_bad_n_threads_is_named(iris):
     X, y = iris
     with pytest.raises(ValueError, match="n_threads"):
         NoisyMLPClassifier(n_threads=0).fit(X, y)
+
+
+def _denormals_flushed() -> bool:
+    return bool((torch.tensor([1e-39]) * 2.0 == 0).item())
+
+
+def test_denormals_are_flushed_while_training_and_predicting_and_not_after(iris):
+    """Decayed weights in the denormal range slow CPU products several times over."""
+    X, y = iris
+
+    class RecordFlush(Callback):
+        def initialize(self):
+            self.seen = []
+            return self
+
+        def on_batch_begin(self, net, **kwargs):
+            self.seen.append(_denormals_flushed())
+
+    record = RecordFlush()
+    assert not _denormals_flushed()
+    NoisyMLPClassifier((8,), max_epochs=2, callbacks=[record], random_state=0).fit(X, y)
+    assert record.seen and all(record.seen)
+    assert not _denormals_flushed()

@@ -126,7 +126,8 @@ COMMON_PARAMETERS_DOC = """\
         setting is restored afterwards); None leaves torch's setting, which inside
         joblib's workers (``GridSearchCV(n_jobs=...)``, ``cross_validate``) is each
         worker's share of the cores. On a machine busy with other work, 1 avoids
-        oversubscription.
+        oversubscription. While the estimator computes, denormal floats are flushed to
+        zero (they slow CPU products several times); the setting is off again after.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, shuffling, the validation split and every
         noise draw (training and inference streams apart).

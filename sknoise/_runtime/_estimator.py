@@ -76,17 +76,26 @@ CHECK_ROWS = 2000
 
 
 @contextmanager
-def torch_threads(n_threads: int | None) -> Iterator[None]:
-    """Run the block with ``n_threads`` torch threads (None: leave torch's setting), then restore it."""
+def cpu_settings(n_threads: int | None) -> Iterator[None]:
+    """Run the block with ``n_threads`` torch threads (None: leave torch's setting) and
+    denormal floats flushed to zero, then restore both.
+
+    Weights and activations that decay into the denormal range make CPU matrix products
+    several times slower (measured: a 10^6-row epoch 4-6x slower from the second epoch
+    on); flushing them changes results only below 1e-38.
+    """
     before = torch.get_num_threads()
-    if n_threads is None or n_threads == before:
-        yield
-        return
-    torch.set_num_threads(n_threads)
+    change_threads = n_threads is not None and n_threads != before
+    if change_threads:
+        torch.set_num_threads(n_threads)
+    flushing = torch.set_flush_denormal(True)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        if flushing:
+            torch.set_flush_denormal(False)
+        if change_threads:
+            torch.set_num_threads(before)
 
 
 def store_init_params(estimator: BaseEstimator, init_locals: dict) -> None:
@@ -553,7 +562,7 @@ class NoisyNetEstimator(BaseEstimator):
         last_good.settings = self._divergence_settings()
 
     def _train(self, rows: Rows, valid: Rows | None, epochs: int | None) -> None:
-        with torch_threads(self.n_threads):
+        with cpu_settings(self.n_threads):
             self._train_loop(rows, valid, epochs)
 
     def _train_loop(self, rows: Rows, valid: Rows | None, epochs: int | None) -> None:
@@ -760,7 +769,7 @@ class NoisyNetEstimator(BaseEstimator):
         noise = self._monte_carlo_noise()
         noisy = noise is not None and module.draws_inference_noise(noise)
         n_passes = self.n_inference_samples if noisy else 1
-        with torch_threads(self.n_threads):
+        with cpu_settings(self.n_threads):
             outputs = self._run_passes(module, X, n_passes, noise if noisy else None, per_pass, kinds)
         if check_finite:
             self._check_finite_outputs(outputs, X, noisy)
