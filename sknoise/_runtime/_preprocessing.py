@@ -138,7 +138,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         self.embedding_cardinalities_ = (
             [len(c) + 1 for c in self.transformer_.named_transformers_["codes"][-1].categories_] if embedded else []
         )
-        self.n_dense_ = self._transform(frame).shape[1] - len(embedded)
+        # The output width from one row: transforming the whole table only to count columns costs a pass.
+        self.n_dense_ = self._transform(frame.iloc[:1]).shape[1] - len(embedded)
         return self
 
     def _transform(self, frame: pd.DataFrame) -> np.ndarray:
