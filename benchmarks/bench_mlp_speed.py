@@ -198,12 +198,13 @@ def main() -> None:
     med = {name: statistics.median(t) for name, t in times.items()}
     ours, noisy = med["NoisyMLPClassifier (noise off)"], med["NoisyMLPClassifier (gaussian 0.1)"]
     checks = [
-        ("NoisyMLP (off) / hand-written torch loop", ours / med["hand-written torch loop"], "<= 1.15"),
-        ("NoisyMLP (noise on) / NoisyMLP (off)", noisy / ours, "<= 1.15"),
+        ("NoisyMLP (off) / hand-written torch loop", ours / med["hand-written torch loop"],
+         "<= 1.05 on a GPU; reference on the CPU" if device != "cpu" else "(reference on the CPU; <= 1.05 on a GPU)"),
+        ("NoisyMLP (noise on) / NoisyMLP (off)", noisy / ours, "<= 1.10"),
         ("plain skorch / hand-written torch loop", med["plain skorch"] / med["hand-written torch loop"], "(reference)"),
     ]
     if "sklearn MLPClassifier" in med:
-        checks.insert(0, ("NoisyMLP (off) / sklearn MLPClassifier", ours / med["sklearn MLPClassifier"], "<= 0.80"))
+        checks.insert(0, ("NoisyMLP (off) / sklearn MLPClassifier", ours / med["sklearn MLPClassifier"], "<= 0.50"))
     n_inf, t_inf = (1000, 10) if args.quick else (5000, 100)
     print(f"inference: T={t_inf} noisy passes on {n_inf} rows")
     inf = inference_benchmark(X, y, n_inf, t_inf, repeats=3, device=device)
@@ -235,6 +236,8 @@ def main() -> None:
         f"| machine matmul, 2048^3 | {inf['peak_square']:.1f} GFLOP/s |",
         f"| machine matmul at the inference's shape | {inf['peak_shape']:.1f} GFLOP/s |",
         f"| fraction of 2048^3 rate | {inf['gflops'] / inf['peak_square']:.0%} |",
+        f"| **fraction of the matmul rate at the inference's shape** (target >= 50% on the CPU) | "
+        f"**{inf['gflops'] / inf['peak_shape']:.0%}** |",
     ]
     report = "\n".join(lines) + "\n"
     print(report)

@@ -18,7 +18,8 @@ calibrated members. The models train on the other 90% (their own early-stopping 
 inside it, as always).
 
 Metrics per fold: balanced accuracy, log loss, expected calibration error (15 bins),
-Brier score, area under the risk-coverage curve (lower: the confidence ranks the
+its floor (the ECE the same probabilities would show if they were perfectly calibrated:
+labels drawn from them, on a test fold of the same size), Brier score, area under the risk-coverage curve (lower: the confidence ranks the
 errors better), fit and predict seconds. Writes ``benchmarks/results/uncertainty.{csv,md}``
 and ``uncertainty.png``; resumes from the CSV.
 
@@ -55,7 +56,22 @@ from benchmarks.common import (  # noqa: E402
 from benchmarks.tabular_suite import HELD_OUT, folds_of  # noqa: E402
 
 T_VALUES = (8, 32, 128)
-METRICS = [("balanced_accuracy", True), ("log_loss", False), ("ece", False), ("brier", False), ("aurc", False)]
+METRICS = [("balanced_accuracy", True), ("log_loss", False), ("ece", False), ("ece_floor", False), ("brier", False),
+           ("aurc", False)]
+
+
+def _ece_floor(proba, classes, seed: int, draws: int = 50) -> float:
+    """The ECE these probabilities would show if they were perfectly calibrated: labels
+    drawn from them, on a test fold of this size (the metric's own finite-sample floor)."""
+    from sknoise.metrics import expected_calibration_error
+
+    rng = np.random.default_rng(seed)
+    cumulative = np.cumsum(proba, axis=1)
+    values = []
+    for _ in range(draws):
+        drawn = (rng.random((len(proba), 1)) > cumulative).sum(axis=1).clip(max=len(classes) - 1)
+        values.append(expected_calibration_error(np.asarray(classes)[drawn], proba, classes=classes))
+    return float(np.mean(values))
 
 
 def _scores(y, proba, classes) -> dict:
@@ -71,6 +87,7 @@ def _scores(y, proba, classes) -> dict:
         "ece": expected_calibration_error(y, proba, classes=classes),
         "brier": brier_score(y, proba, classes=classes),
         "aurc": area_under_risk_coverage(y, proba, classes=classes),
+        "ece_floor": _ece_floor(proba, classes, seed=len(y)),
     }
 
 
