@@ -19,8 +19,9 @@ inside it, as always).
 
 Metrics per fold: balanced accuracy, log loss, expected calibration error (15 bins),
 its floor (the ECE the same probabilities would show if they were perfectly calibrated:
-labels drawn from them, on a test fold of the same size), Brier score, area under the risk-coverage curve (lower: the confidence ranks the
-errors better), fit and predict seconds. Writes ``benchmarks/results/uncertainty.{csv,md}``
+labels drawn from them, on a test fold of the same size), Brier score, area under the
+risk-coverage curve (lower: the confidence ranks the errors better), fit and predict
+seconds. Writes ``benchmarks/results/uncertainty.{csv,md}``
 and ``uncertainty.png``; resumes from the CSV.
 
 Usage::
