@@ -261,6 +261,18 @@ def test_W11_a_fit_that_collapses_to_a_constant_predictor_warns():
         assert NINRClassifier(**snippet).fit(X, y).score(X, y) > 0.9
 
 
+def test_W11_one_predicted_class_with_informative_probabilities_is_no_collapse():
+    """A 93/7 table whose minority never wins the argmax, while the probabilities carry information."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 3))
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(1.2 * X[:, 0] - 3.2)))).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = NoisyMLPClassifier((16,), max_epochs=40, random_state=0).fit(X, y)
+    assert len(np.unique(clf.predict(X))) == 1  # the case this test is about
+    assert np.corrcoef(clf.predict_proba(X)[:, 1], X[:, 0])[0, 1] > 0.6
+
+
 # ============================================================================ H: sklearn habits
 @by_name
 def test_H1_predict_log_proba(cls, iris):

@@ -298,11 +298,17 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
         eps = 1e-12
         model_loss = float(np.average(-np.log(np.clip(proba[np.arange(len(y)), y], eps, 1)), weights=w))
         prior_loss = float(-np.sum(shares * np.log(np.clip(shares, eps, 1))))
-        if prior_loss > 0 and model_loss >= 0.99 * prior_loss:
+        # Collapsed: no better than the class frequencies, or one class for every row with
+        # probabilities barely more informative than the frequencies (a few saturated rows
+        # can lower the loss of an otherwise constant predictor by a few percent; a model whose
+        # probabilities carry information while the minority never wins is left alone).
+        one_class = len(np.unique(proba.argmax(axis=1))) == 1 and (shares > 0).sum() > 1
+        if prior_loss > 0 and (model_loss >= 0.99 * prior_loss or (one_class and model_loss >= 0.95 * prior_loss)):
             warnings.warn(
-                f"{type(self).__name__} did no better on its training rows than predicting the class "
-                f"frequencies (log loss {model_loss:.4f} vs {prior_loss:.4f}): it collapsed to a constant "
-                f"predictor. {_collapse_hint(self, rows.X)}",
+                f"{type(self).__name__} did hardly better on its training rows than predicting the class "
+                f"frequencies (log loss {model_loss:.4f} vs {prior_loss:.4f}"
+                f"{', and it predicts one class for every row' if one_class else ''}): it collapsed to a "
+                f"constant predictor. {_collapse_hint(self, rows.X)}",
                 ConvergenceWarning,
                 stacklevel=3,
             )
