@@ -34,6 +34,7 @@ __all__ = [
     "load_suite",
     "load_task",
     "limit_threads",
+    "save_rows",
 ]
 
 
@@ -188,3 +189,18 @@ def limit_threads(n: int) -> None:
 
     torch.set_num_threads(n)
     threadpool_limits(n)
+
+
+def save_rows(csv: Path, done, rows: list[dict]) -> None:
+    """Write the rows a resumed run found (``done``, a DataFrame) and its new ``rows`` to ``csv``.
+
+    The whole file is rewritten, through a temporary one, because rows may differ in
+    their columns (an appended CSV could not be read back) and an interrupted run must
+    leave a readable file to resume from.
+    """
+    import pandas as pd
+
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    partial = csv.with_suffix(".partial")
+    pd.concat([done, pd.DataFrame(rows)], ignore_index=True).to_csv(partial, index=False)
+    partial.replace(csv)

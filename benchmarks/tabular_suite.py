@@ -49,6 +49,7 @@ from benchmarks.common import (  # noqa: E402
     machine_description,
     markdown_table,
     save_figure,
+    save_rows,
     write_report,
 )
 
@@ -278,14 +279,9 @@ def run(args) -> pd.DataFrame:
     jobs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
         delayed(run_fold)(*unit, seed=args.seed + unit[3], threads=args.threads) for unit in units
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
     for i, row in enumerate(jobs, 1):
         rows.append(row)
-        # Rows differ in their columns (a spread only for some models): rewrite the whole
-        # file, through a temporary one so that an interrupted run leaves a readable file.
-        partial = csv.with_suffix(".partial")
-        pd.concat([done, pd.DataFrame(rows)], ignore_index=True).to_csv(partial, index=False)
-        partial.replace(csv)
+        save_rows(csv, done, rows)
         elapsed = time.time() - start
         print(f"[{i}/{len(units)}] {row['task']} {row['model']} fold {row['fold']}: "
               + ", ".join(f"{k}={row[k]:.4f}" for k in ("balanced_accuracy", "r2") if k in row)

@@ -52,6 +52,7 @@ from benchmarks.common import (  # noqa: E402
     machine_description,
     markdown_table,
     save_figure,
+    save_rows,
     write_report,
 )
 from benchmarks.tabular_suite import HELD_OUT, folds_of  # noqa: E402
@@ -182,12 +183,9 @@ def run(args) -> pd.DataFrame:
     jobs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
         delayed(run_fold)(*unit, seed=args.seed + unit[3], threads=args.threads) for unit in units
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
     for i, fold_rows in enumerate(jobs, 1):
         rows.extend(fold_rows)
-        partial = csv.with_suffix(".partial")
-        pd.concat([done, pd.DataFrame(rows)], ignore_index=True).to_csv(partial, index=False)
-        partial.replace(csv)
+        save_rows(csv, done, rows)
         elapsed = time.time() - start
         print(f"[{i}/{len(units)}] {fold_rows[0]['task']} fold {fold_rows[0]['fold']} | {elapsed / 60:.1f} min, "
               f"eta {elapsed / i * (len(units) - i) / 60:.1f} min", flush=True)

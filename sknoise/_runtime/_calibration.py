@@ -82,6 +82,6 @@ def fit_temperature(
     within = np.flatnonzero(mean <= mean[best] + standard_error)
     if prior is None:
         return float(taus[within.max()])
-    closest = within[np.argmin(np.abs(np.log(taus[within] / prior)))]
-    # The prior itself when it lies inside the band (the grid only comes near it).
-    return float(prior) if taus[within.min()] <= prior <= taus[within.max()] else float(taus[closest])
+    if taus[within.min()] <= prior <= taus[within.max()]:
+        return float(prior)  # the prior itself when it lies inside the band (the grid only comes near it)
+    return float(taus[within[np.argmin(np.abs(np.log(taus[within] / prior)))]])

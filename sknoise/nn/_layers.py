@@ -82,9 +82,7 @@ class NoiseRNG:
         self.seeds = {"train": int(train_seed), "inference": int(inference_seed)}
         # Training calls started (see next_call); each seeds its own training stream.
         self.calls = 0
-        self._generators: dict[str, torch.Generator] = {}
-        self._banks: dict[tuple, list] = {}
-        self._offsets = random.Random(self._stream_seed())
+        self._restart_stream()
         # Multiplies every scheduled training noise scale; a noise schedule moves it between epochs.
         self.train_scale_factor = 1.0
 
@@ -104,8 +102,8 @@ class NoiseRNG:
         self._restart_stream()
 
     def _restart_stream(self) -> None:
-        self._generators = {}
-        self._banks = {}
+        self._generators: dict[str, torch.Generator] = {}
+        self._banks: dict[tuple, list] = {}
         self._offsets = random.Random(self._stream_seed())
 
     def generator(self, device: torch.device) -> torch.Generator:
@@ -140,6 +138,16 @@ class NoiseRNG:
         bank[1] += n
         start = self._offsets.randrange(len(values) - n + 1)
         return values[start:start + n].view(shape)
+
+    def perturb(self, x: torch.Tensor, distribution, scale: float) -> torch.Tensor:
+        """``x`` with training noise of ``distribution`` at ``scale`` (never in place).
+
+        The built-in additive kinds come from the bank (:meth:`banked_draw`) in one fused
+        add; the others (user callables, multiplicative masks) are drawn afresh.
+        """
+        if distribution.banked and scale != 0:
+            return torch.add(x, self.banked_draw(distribution, x.shape, x.device, x.dtype), alpha=scale)
+        return distribution.apply(x, scale, self.generator(x.device))
 
     def parameter_generator(self) -> torch.Generator:
         """A fresh CPU generator for initializing a noise source's own parameters.
@@ -432,11 +440,7 @@ class NoiseLayer(NoiseSource):
             spec = self.train_noise
             if not spec.active:
                 return x
-            scale, distribution = self.training_scale(), spec.distribution
-            if distribution.banked and scale != 0:
-                # One fused pass: x + scale * window.
-                return torch.add(x, self.rng.banked_draw(distribution, x.shape, x.device, x.dtype), alpha=scale)
-            return distribution.apply(x, scale, self.rng.generator(x.device))
+            return self.rng.perturb(x, spec.distribution, self.training_scale())
         active = self.monte_carlo_spec()
         if active is None:
             return x

@@ -443,9 +443,14 @@ class PeriodicEmbedding(nn.Module):
     Parameters
     ----------
     n_features : int
+        Number of numeric columns embedded.
     n_frequencies : int, default=16
+        Learned frequencies per column.
     width : int, default=16
+        Output features per column.
     sigma : float, default=0.1
+        Standard deviation of the frequencies' initialization (the scale of the
+        variation the embedding starts out resolving, in units of the scaled inputs).
     """
 
     def __init__(self, n_features: int, n_frequencies: int = 16, width: int = 16, sigma: float = 0.1) -> None:
@@ -456,8 +461,14 @@ class PeriodicEmbedding(nn.Module):
         self.bias = nn.Parameter(torch.empty(n_features, width).uniform_(-bound, bound))
 
     @property
+    def n_features(self) -> int:
+        """Number of numeric columns embedded."""
+        return self.weight.shape[0]
+
+    @property
     def output_width(self) -> int:
-        return self.weight.shape[0] * self.weight.shape[2]
+        """Number of output features: ``n_features * width``."""
+        return self.n_features * self.weight.shape[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         angles = 2 * math.pi * x.unsqueeze(-1) * self.frequencies  # (N, features, frequencies)
@@ -472,7 +483,7 @@ class EmbeddedInput(NoisyModule):
     The input holds ``n_dense`` float features followed by one integer code per
     embedded categorical column (as floats; code 0 for categories unseen in training).
     Each code column gets its own learned ``nn.Embedding``; optionally the first
-    ``numeric_embedding.weight.shape[0]`` dense features (the numeric columns) are
+    ``numeric_embedding.n_features`` dense features (the numeric columns) are
     replaced by their :class:`PeriodicEmbedding`. The network receives the dense
     features and the embeddings side by side. Noise sources, max-norm layers and the
     noise stream are the network's.
@@ -501,7 +512,7 @@ class EmbeddedInput(NoisyModule):
     @staticmethod
     def embedded_width(n_dense: int, widths, numeric_embedding=None) -> int:
         """Width the network receives."""
-        numeric = 0 if numeric_embedding is None else numeric_embedding.output_width - numeric_embedding.weight.shape[0]
+        numeric = 0 if numeric_embedding is None else numeric_embedding.output_width - numeric_embedding.n_features
         return n_dense + sum(widths) + numeric
 
     def max_norm_layers(self) -> list[nn.Module]:
@@ -511,7 +522,7 @@ class EmbeddedInput(NoisyModule):
         dense, codes = x[:, : self.n_dense], x[:, self.n_dense :].long()
         parts = [dense]
         if self.numeric_embedding is not None:
-            n_numeric = self.numeric_embedding.weight.shape[0]
+            n_numeric = self.numeric_embedding.n_features
             parts = [self.numeric_embedding(dense[:, :n_numeric]), dense[:, n_numeric:]]
         parts += [embedding(codes[:, i]) for i, embedding in enumerate(self.embeddings)]
         return self.network(torch.cat(parts, dim=1))
