@@ -82,7 +82,8 @@ def cpu_settings(n_threads: int | None) -> Iterator[None]:
 
     Weights and activations that decay into the denormal range make CPU matrix products
     several times slower (``benchmarks/bench_scale.py``: the 10^6-row fit took 36.5 s
-    without flushing, 13.3 s with it); flushing changes results only below 1e-38.
+    at the commit before flushing, 13.3 s with it); flushing changes results only below
+    1e-38.
     """
     before = torch.get_num_threads()
     change_threads = n_threads is not None and n_threads != before
