@@ -351,13 +351,17 @@ def summarize(results: pd.DataFrame, kind: str, part: str) -> tuple[str, pd.Data
 
 
 def _plot_summary(plt, frame: pd.DataFrame, res: pd.DataFrame, kind: str, key: str, higher: bool) -> None:
-    """Per-task differences to HGB (one dot per task, the mean as a bar), and quality against fit time."""
+    """Per-task differences to HGB (one dot per task, the mean as a bar), and quality against fit time.
+
+    Without HGB in the results, the differences are to the best model on the first metric.
+    """
     metrics = [(key, higher)] + ([("log_loss", False)] if kind == "classification" else [])
     fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(6 * (len(metrics) + 1), 4.5))
-    order = [m for m in frame.index if m not in ("HGB", "Class shares")]
+    reference = "HGB" if "HGB" in frame.index else frame.index[0]
+    order = [m for m in frame.index if m not in (reference, "Class shares")] or [reference]
     for ax, (metric, better_high) in zip(axes, metrics):
         per_task = res.groupby(["task", "model"])[metric].mean().unstack()
-        diff = per_task[order].sub(per_task["HGB"], axis=0)
+        diff = per_task[order].sub(per_task[reference], axis=0)
         for i, model in enumerate(order):
             ax.scatter(diff[model], np.full(len(diff), i), s=10, alpha=0.5, color="tab:gray")
             ax.barh(i, diff[model].mean(), color="tab:green" if (diff[model].mean() > 0) == better_high else "tab:red",
@@ -365,7 +369,8 @@ def _plot_summary(plt, frame: pd.DataFrame, res: pd.DataFrame, kind: str, key: s
         ax.axvline(0, color="k", lw=0.8)
         ax.set_yticks(range(len(order)), order, fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel(f"{metric} minus HGB's, per task (bar: mean; {'higher' if better_high else 'lower'} is better)")
+        ax.set_xlabel(f"{metric} minus {reference}'s, per task (bar: mean; {'higher' if better_high else 'lower'} "
+                      "is better)")
         ax.set_xlim(np.nanpercentile(diff.to_numpy(), [2, 98]) * 1.3)
     ax = axes[-1]
     ax.scatter(frame["fit s (mean)"], frame[key])
