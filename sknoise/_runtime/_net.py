@@ -1,8 +1,9 @@
 """The skorch nets underneath every estimator, and the callbacks of the training loop.
 
-The nets are skorch's own ``NeuralNetClassifier`` / ``NeuralNetRegressor`` with one
-extension point overridden (``get_iterator``: mini-batches are slices of in-memory
-tensors), so skorch's callbacks (``EpochScoring('accuracy')``, ``'roc_auc'``, ...) and
+The nets are skorch's own ``NeuralNetClassifier`` / ``NeuralNetRegressor`` with two
+extension points overridden (``get_iterator``: mini-batches are slices of in-memory
+tensors; ``run_single_epoch``: the batch losses are read back from the device once per
+epoch), so skorch's callbacks (``EpochScoring('accuracy')``, ``'roc_auc'``, ...) and
 ``net.predict_proba`` work on them as skorch documents.
 """
 
@@ -16,6 +17,7 @@ import warnings
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback
+from skorch.dataset import get_len
 
 from ._data import TensorBatches, features_of, weights_of
 
@@ -63,6 +65,32 @@ class _TensorDataPath:
     def get_iterator(self, dataset, training: bool = False) -> TensorBatches:
         batch_size = len(dataset) if self.batch_size == -1 else self.batch_size
         return TensorBatches(dataset, batch_size, shuffle=training, generator=self.shuffle_generator_)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch, with the batch losses read back from the device once, at its end.
+
+        skorch turns every batch's loss into a float (``loss.item()``), a synchronisation
+        that drains a GPU's queue after each step. Here the losses stay on the device and
+        are written into the history's batch rows when the epoch ends (also when it is
+        interrupted), before any ``on_epoch_end`` callback reads them. During the epoch a
+        callback sees a batch's loss as the ``loss`` tensor passed to ``on_batch_end``.
+        """
+        if iterator is None:
+            return
+        rows, losses = [], []
+        try:
+            for batch in iterator:
+                self.notify("on_batch_begin", batch=batch, training=training)
+                step = step_fn(batch, **fit_params)
+                rows.append(self.history[-1]["batches"][-1])  # the row on_batch_begin opened
+                losses.append(step["loss"].detach())
+                self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+                self.notify("on_batch_end", batch=batch, training=training, **step)
+        finally:
+            values = torch.stack(losses).float().tolist() if losses else []
+            for row, value in zip(rows, values):
+                row[prefix + "_loss"] = value
+        self.history.record(prefix + "_batch_count", len(rows))
 
     def infer(self, x, **fit_params):
         # Sample weights travel with the features; they weigh the loss, the module never sees them.
@@ -175,10 +203,11 @@ class LastGoodEpoch(Callback):
     and loses the half-finished history row, so the model is always one that completed
     whole epochs and can go on training.
 
-    Divergence is a non-finite batch loss (training or validation), or, at the end of
-    an epoch, non-finite weights or optimizer state, or non-finite outputs on the last
-    batch (a step can blow the weights up after a finite loss; inputs near 1e30 make
-    Adam's second moments infinite while the loss stays finite). It raises
+    Divergence is, at the end of an epoch, a non-finite batch loss (training or
+    validation; the losses are read from the device once per epoch), non-finite weights
+    or optimizer state, or non-finite outputs on the last batch (a step can blow the
+    weights up after a finite loss; inputs near 1e30 make Adam's second moments
+    infinite while the loss stays finite). It raises
     :class:`TrainingDivergedError`, or with ``on_divergence='warn'`` warns with
     :class:`TrainingDivergedWarning` and stops, keeping the last good epoch.
 
@@ -201,16 +230,15 @@ class LastGoodEpoch(Callback):
         self.state_ = snapshot_training_state(net)
 
     def on_batch_end(self, net, batch=None, training=None, **kwargs) -> None:
-        key = "train_loss" if training else "valid_loss"
-        # skorch already turned the loss into a float for the history: no extra device sync.
-        loss = net.history[-1, "batches", -1, key]
-        if not math.isfinite(loss):
-            self._diverged(net, f"the {key.replace('_', ' ')} became {loss}")
         if training:
             self._last_inputs = features_of(batch[0])
 
     def on_epoch_end(self, net, **kwargs) -> None:
         inputs = self.__dict__.pop("_last_inputs", None)
+        for row in net.history[-1]["batches"]:
+            for key in ("train_loss", "valid_loss"):
+                if not math.isfinite(row.get(key, 0.0)):
+                    self._diverged(net, f"the {key.replace('_', ' ')} became {row[key]}")
         module = net.module_
         if not _all_finite([*module.parameters(), *net.criterion_.parameters()]):
             self._diverged(net, "the weights became non-finite")

@@ -1,0 +1,94 @@
+"""The training loop reads the batch losses back from the device once per epoch, and the
+optional bfloat16 autocast."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from sknoise import NoisyMLPClassifier
+
+FAST = dict(hidden_layer_sizes=(16,), max_epochs=3, lr=0.02, early_stopping=False, random_state=0)
+
+
+class SeenDuringTheEpoch(Callback):
+    """What an ``on_batch_end`` callback sees of the batch's loss."""
+
+    def initialize(self):
+        self.in_history, self.passed = [], []
+        return self
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        self.in_history.append("train_loss" in net.history[-1, "batches", -1])
+        self.passed.append(loss)
+
+
+def test_batch_losses_are_read_back_once_per_epoch(iris):
+    X, y = iris
+    seen = SeenDuringTheEpoch()
+    clf = NoisyMLPClassifier(batch_size=32, callbacks=[seen], **FAST).fit(X, y)
+    # Not turned into host floats batch by batch (a device sync each on a GPU) ...
+    assert not any(seen.in_history)
+    assert all(torch.is_tensor(loss) and loss.dim() == 0 for loss in seen.passed)
+    # ... but all there once the epoch ends, as skorch records them.
+    for epoch in clf.history_:
+        losses = [batch["train_loss"] for batch in epoch["batches"]]
+        sizes = [batch["train_batch_size"] for batch in epoch["batches"]]
+        assert len(losses) == epoch["train_batch_count"] == int(np.ceil(len(X) / 32))
+        assert all(isinstance(loss, float) for loss in losses)
+        assert epoch["train_loss"] == pytest.approx(np.average(losses, weights=sizes))
+    last = clf.history_[-1]["batches"]
+    assert [b["train_loss"] for b in last] == pytest.approx([float(t) for t in seen.passed[-len(last):]])
+
+
+def test_validation_losses_are_recorded_too(iris):
+    X, y = iris
+    clf = NoisyMLPClassifier(batch_size=32, **{**FAST, "early_stopping": True}).fit(X, y)
+    batches = clf.history_[-1]["batches"]
+    valid = [b["valid_loss"] for b in batches if "valid_loss" in b]
+    assert valid and all(np.isfinite(valid))
+    assert clf.history_[-1]["valid_loss"] == pytest.approx(
+        np.average(valid, weights=[b["valid_batch_size"] for b in batches if "valid_loss" in b])
+    )
+
+
+class PoisonOneStep(Callback):
+    """Make the weights NaN in the middle of epoch 2: its later losses are NaN."""
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        if training and len(net.history) == 2 and len(net.history[-1]["batches"]) == 2:
+            with torch.no_grad():
+                next(net.module_.parameters()).fill_(float("nan"))
+
+
+def test_a_non_finite_loss_mid_epoch_is_caught_at_the_epochs_end(iris):
+    X, y = iris
+    clf = NoisyMLPClassifier(batch_size=32, callbacks=[PoisonOneStep()], on_divergence="warn", **FAST)
+    with pytest.warns(RuntimeWarning, match="diverged at epoch 2: the train loss became nan"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 1
+    assert all(torch.isfinite(p).all() for p in clf.net_.module_.parameters())
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_host_syncs_on_cuda_do_not_grow_with_the_number_of_batches(iris):
+    X, y = iris
+    X = np.repeat(X, 8, axis=0)
+    y = np.repeat(y, 8)
+
+    def syncs(batch_size: int) -> int:
+        clf = NoisyMLPClassifier(batch_size=batch_size, device="cuda", preprocessing=None, **FAST)
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                clf.fit(X, y)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(w.message) for w in caught)
+
+    # 4x the batches, the same synchronizations (a few per epoch and per fit).
+    assert syncs(32) == syncs(128)
