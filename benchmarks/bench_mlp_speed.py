@@ -21,9 +21,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -35,7 +34,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from torch import nn
 
-from sknoise import NoisyMLPClassifier
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import code_version, machine_description  # noqa: E402
+from sknoise import NoisyMLPClassifier  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 HIDDEN = (256, 256)
@@ -104,10 +106,10 @@ def fit_plain_skorch(X, y, epochs, device="cpu"):
     ).fit(X.astype(np.float32), y.astype(np.int64))
 
 
-def fit_sknoise(X, y, epochs, noise_scale, device="cpu"):
+def fit_sknoise(X, y, epochs, noise_scale, device="cpu", precision="float32"):
     NoisyMLPClassifier(
         HIDDEN, noise="gaussian", noise_scale=noise_scale, batch_size=BATCH, max_epochs=epochs, lr=LR,
-        early_stopping=False, random_state=0, device=device,
+        early_stopping=False, random_state=0, device=device, precision=precision,
     ).fit(X, y)
     if device != "cpu":
         torch.cuda.synchronize()
@@ -178,14 +180,15 @@ def main() -> None:
     device = args.device
     n_rows, epochs, repeats = (3000, 2, 2) if args.quick else (20000, 10, args.repeats)
     X, y = make_data(n_rows)
-    gpu = torch.cuda.get_device_name() if device != "cpu" else "no GPU"
-    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, {platform.machine()}, {gpu}")
+    machine = machine_description()
+    print(machine)
 
     methods = {
         "hand-written torch loop": lambda: fit_torch_loop(X, y, epochs, device),
         "plain skorch": lambda: fit_plain_skorch(X, y, epochs, device),
         "NoisyMLPClassifier (noise off)": lambda: fit_sknoise(X, y, epochs, 0.0, device),
         "NoisyMLPClassifier (gaussian 0.1)": lambda: fit_sknoise(X, y, epochs, 0.1, device),
+        "NoisyMLPClassifier (noise off, bfloat16 autocast)": lambda: fit_sknoise(X, y, epochs, 0.0, device, "bfloat16"),
     }
     if device == "cpu":  # sklearn has no GPU path
         methods = {"sklearn MLPClassifier": lambda: fit_sklearn(X, y, epochs), **methods}
@@ -202,6 +205,8 @@ def main() -> None:
          "<= 1.05 on a GPU; reference on the CPU" if device != "cpu" else "(reference on the CPU; <= 1.05 on a GPU)"),
         ("NoisyMLP (noise on) / NoisyMLP (off)", noisy / ours, "<= 1.10"),
         ("plain skorch / hand-written torch loop", med["plain skorch"] / med["hand-written torch loop"], "(reference)"),
+        ("NoisyMLP (off), bfloat16 autocast / float32",
+         med["NoisyMLPClassifier (noise off, bfloat16 autocast)"] / ours, "(reference; for large data on a GPU)"),
     ]
     if "sklearn MLPClassifier" in med:
         checks.insert(0, ("NoisyMLP (off) / sklearn MLPClassifier", ours / med["sklearn MLPClassifier"], "<= 0.50"))
@@ -213,8 +218,9 @@ def main() -> None:
         "# NoisyMLPClassifier speed",
         "",
         f"Command: `python benchmarks/bench_mlp_speed.py{'' if device == 'cpu' else ' --device ' + device}` "
-        f"(machine: {platform.machine()} CPU with {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}, {gpu}; every ratio comes from one interleaved run).",
+        f"(code at {code_version()}; every ratio comes from one interleaved run).",
+        "",
+        f"Machine: {machine}.",
         "",
         f"## Fit: {n_rows} x {X.shape[1]}, 3 classes, hidden {HIDDEN}, batch {BATCH}, {epochs} epochs, adam "
         f"(median of {repeats})",

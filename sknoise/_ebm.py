@@ -95,6 +95,7 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         callbacks=None,
         on_divergence="raise",
         n_threads=None,
+        precision="float32",
     ) -> None:
         store_init_params(self, locals())
 

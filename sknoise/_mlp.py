@@ -139,6 +139,7 @@ class NoisyMLPClassifier(_NoisyMLPNetwork, LogitNetClassifier):
         callbacks=None,
         on_divergence="raise",
         n_threads=None,
+        precision="float32",
     ) -> None:
         store_init_params(self, locals())
 
@@ -195,6 +196,7 @@ class NoisyMLPRegressor(_NoisyMLPNetwork, NoisyNetRegressor):
         callbacks=None,
         on_divergence="raise",
         n_threads=None,
+        precision="float32",
     ) -> None:
         store_init_params(self, locals())
 

@@ -249,6 +249,7 @@ class NINRClassifier(_NINRNetwork, LogitNetClassifier):
         callbacks=None,
         on_divergence="raise",
         n_threads=None,
+        precision="float32",
     ) -> None:
         store_init_params(self, locals())
 
@@ -302,6 +303,7 @@ class NINRRegressor(_NINRNetwork, NoisyNetRegressor):
         callbacks=None,
         on_divergence="raise",
         n_threads=None,
+        precision="float32",
     ) -> None:
         store_init_params(self, locals())
 

@@ -119,6 +119,7 @@ NON_DEFAULT = dict(
     max_onehot=3,
     numeric_embedding="periodic",
     n_threads=1,
+    precision="bfloat16",
     hidden_layer_sizes=(12, 6),
     activation="tanh",
     noise="laplace",

@@ -40,7 +40,7 @@ def test_batch_losses_are_read_back_once_per_epoch(iris):
         assert all(isinstance(loss, float) for loss in losses)
         assert epoch["train_loss"] == pytest.approx(np.average(losses, weights=sizes))
     last = clf.history_[-1]["batches"]
-    assert [b["train_loss"] for b in last] == pytest.approx([float(t) for t in seen.passed[-len(last):]])
+    assert [b["train_loss"] for b in last] == pytest.approx([float(t.detach()) for t in seen.passed[-len(last):]])
 
 
 def test_validation_losses_are_recorded_too(iris):
@@ -92,3 +92,70 @@ def test_host_syncs_on_cuda_do_not_grow_with_the_number_of_batches(iris):
 
     # 4x the batches, the same synchronizations (a few per epoch and per fit).
     assert syncs(32) == syncs(128)
+
+
+# ----------------------------------------------------------------------------- bfloat16 autocast
+def _linear_output_dtypes(clf) -> list:
+    """Record the dtype of every linear layer's output from now on."""
+    from sknoise.nn import BatchedLinear
+
+    seen = []
+    for layer in clf.net_.module_.modules():
+        if isinstance(layer, (torch.nn.Linear, BatchedLinear)):
+            layer.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    return seen
+
+
+@pytest.mark.parametrize("name", ["NoisyMLPClassifier", "NoisyMLPRegressor", "NINRClassifier", "NINRRegressor",
+                                  "NoisyEBMClassifier"])
+def test_bfloat16_autocast_trains_and_predicts_with_float32_weights(name, iris):
+    import sknoise
+
+    X, y = iris
+    cls = getattr(sknoise, name)
+    target = y if name.endswith("Classifier") else X[:, 0]
+    params = dict(hidden_layer_sizes=(16,), max_epochs=20, lr=0.02, early_stopping=False, random_state=0)
+    if name == "NINRRegressor":
+        params["noise_scale"] = 0.1
+    clf = cls(precision="bfloat16", **params).fit(X, target)
+    assert all(p.dtype == torch.float32 for p in clf.net_.module_.parameters())
+    seen = _linear_output_dtypes(clf)
+    prediction = clf.predict(X)
+    assert seen and set(seen) == {torch.bfloat16}
+    reference = cls(**params).fit(X, target)
+    if name.endswith("Classifier"):
+        proba = clf.predict_proba(X)
+        assert proba.dtype == np.float64
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+        assert clf.score(X, target) >= reference.score(X, target) - 0.05
+    else:
+        assert prediction.dtype == np.float64
+        assert clf.score(X, target) >= reference.score(X, target) - 0.05
+
+
+def test_bfloat16_acts_in_training_and_partial_fit_applies_it(iris):
+    X, y = iris
+
+    class Dtypes(Callback):
+        def initialize(self):
+            self.seen = []
+            return self
+
+        def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
+            self.seen.append(y_pred.dtype)
+
+    dtypes = Dtypes()
+    clf = NoisyMLPClassifier(precision="bfloat16", callbacks=[dtypes], **FAST).fit(X, y)
+    assert set(dtypes.seen) == {torch.float32}  # the loss sees float32 outputs ...
+    seen = _linear_output_dtypes(clf)
+    clf.partial_fit(X, y)
+    assert set(seen) == {torch.bfloat16}  # ... of bfloat16 products
+    seen.clear()
+    clf.set_params(precision="float32").partial_fit(X, y)
+    assert set(seen) == {torch.float32}
+
+
+def test_an_unknown_precision_is_an_error_naming_it(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="'precision' parameter"):
+        NoisyMLPClassifier(precision="float16", **FAST).fit(X, y)

@@ -128,6 +128,13 @@ COMMON_PARAMETERS_DOC = """\
         worker's share of the cores. On a machine busy with other work, 1 avoids
         oversubscription. While the estimator computes, denormal floats are flushed to
         zero (they slow CPU products several times); the setting is off again after.
+    precision : {{'float32', 'bfloat16'}}, default='float32'
+        Arithmetic of the forward passes in training and prediction. ``'bfloat16'``
+        runs them under :func:`torch.autocast` to bfloat16: matrix products in
+        bfloat16 (about twice the rate on recent GPUs, half the memory traffic), losses
+        and the outputs used for predictions in float32, weights and optimizer state in
+        float32. For large data on a GPU; bfloat16 keeps 8 bits of mantissa, so
+        predictions differ from float32 ones in the third digit.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, shuffling, the validation split and every
         noise draw (training and inference streams apart).

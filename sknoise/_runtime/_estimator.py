@@ -36,7 +36,7 @@ from torch.distributions import Distribution
 
 from .._search import NOISE_SEARCH_SPACE, with_prefix
 from ..nn._activations import available_activations, make_activation
-from ..nn._inference import plan_chunks, predict_passes
+from ..nn._inference import PRECISIONS, plan_chunks, predict_passes
 from ..nn._layers import InferenceNoise, NoiseRNG, NoiseSpec, NoisyModule
 from ..nn._networks import EmbeddedInput, MemberMean, PeriodicEmbedding
 from ..nn._noise import MULTIPLICATIVE_NOISES, available_noises, get_noise
@@ -158,6 +158,7 @@ class NoisyNetEstimator(BaseEstimator):
         "callbacks": [list, None],
         "on_divergence": [StrOptions({"raise", "warn"})],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "precision": [StrOptions(set(PRECISIONS))],
         "preprocessing": [StrOptions({"auto"}), None],
         "n_members": [Interval(Integral, 1, None, closed="left")],
         "numeric_scaling": [StrOptions(set(NUMERIC_SCALINGS))],
@@ -170,7 +171,7 @@ class NoisyNetEstimator(BaseEstimator):
     #: Training parameters a later ``partial_fit`` applies to the trained network.
     _PARTIAL_FIT_APPLIES = (
         "lr", "weight_decay", "momentum", "beta2", "noise", "noise_scale", "batch_size", "on_divergence",
-        "class_weight", "calibration",
+        "class_weight", "calibration", "precision",
     )
     #: Parameters partial_fit does not read (fit or prediction does), free to change between calls.
     _NOT_READ_BY_PARTIAL_FIT = (
@@ -540,6 +541,7 @@ class NoisyNetEstimator(BaseEstimator):
             device=self._resolve_device(),
             verbose=self.verbose,
             shuffle_seed=int(shuffle_seed),
+            precision=self.precision,
             **print_log,
             **self._net_arguments(module),
             **self._optimizer_settings(),
@@ -558,6 +560,7 @@ class NoisyNetEstimator(BaseEstimator):
             if "betas" in group:
                 group["betas"] = (group["betas"][0], self.beta2)
         net.module_.set_train_noise(NoiseSpec.make(self.noise, self.noise_scale))
+        net.precision = self.precision
         last_good = dict(net.callbacks_)["last_good_epoch"]
         last_good.on_divergence = self.on_divergence
         last_good.settings = self._divergence_settings()
@@ -781,6 +784,7 @@ class NoisyNetEstimator(BaseEstimator):
                 device=self.net_.device,
                 per_pass=self._members_as_passes(self._per_pass if per_pass is None else per_pass),
                 kinds=self._pass_kinds() if kinds is None else kinds,
+                precision=self.precision,
             )
         if check_finite:
             self._check_finite_outputs(outputs, X, noisy)

@@ -19,6 +19,7 @@ from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback
 from skorch.dataset import get_len
 
+from ..nn._inference import autocast
 from ._data import TensorBatches, features_of, weights_of
 
 __all__ = [
@@ -43,6 +44,9 @@ class _TensorDataPath:
     ----------
     shuffle_seed : int, default=0
         Seed of the CPU generator that shuffles the training rows each epoch.
+    precision : {'float32', 'bfloat16'}, default='float32'
+        Arithmetic of the forward passes (:func:`sknoise.nn.autocast`); the module's
+        outputs reach the loss and the predictions as float32.
     """
 
     # The module is passed as an instance, so `module` holds the same CUDA tensors as
@@ -52,9 +56,10 @@ class _TensorDataPath:
     # loaded without CUDA.
     cuda_dependent_attributes_ = ["module_", "optimizer_", "criterion_", "module", "callbacks", "predict_nonlinearity"]
 
-    def __init__(self, *args, shuffle_seed: int = 0, **kwargs) -> None:
+    def __init__(self, *args, shuffle_seed: int = 0, precision: str = "float32", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.shuffle_seed = shuffle_seed
+        self.precision = precision
 
     def initialize(self):
         super().initialize()
@@ -94,7 +99,9 @@ class _TensorDataPath:
 
     def infer(self, x, **fit_params):
         # Sample weights travel with the features; they weigh the loss, the module never sees them.
-        return super().infer(features_of(x), **fit_params)
+        with autocast(self.device, self.precision):
+            out = super().infer(features_of(x), **fit_params)
+        return out.float() if self.precision != "float32" else out
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The (sample-weighted) mean of the criterion's per-row losses.
@@ -249,7 +256,7 @@ class LastGoodEpoch(Callback):
         if inputs is not None:
             was_training = module.training
             module.eval()
-            with torch.no_grad():
+            with torch.no_grad(), autocast(net.device, net.precision):
                 finite = bool(torch.isfinite(module(inputs)).all())
             module.train(was_training)
             if not finite:

@@ -8,7 +8,7 @@ on these pieces; a torch user can put them in networks of their own: a
 """
 
 from ._activations import available_activations, make_activation
-from ._inference import ChunkPlan, PassStatistics, plan_chunks, predict_passes
+from ._inference import PRECISIONS, ChunkPlan, PassStatistics, autocast, plan_chunks, predict_passes
 from ._layers import (
     ActivationNoise,
     InferenceNoise,
@@ -36,10 +36,12 @@ from ._noise import NoiseDistribution, apply_noise, available_noises, get_noise
 from ._noisy_activations import HardSigmoid, HardTanh, NoisyHardActivation
 
 __all__ = [
+    "PRECISIONS",
     "ActivationNoise",
     "BatchedAutoencoderEnergy",
     "BatchedLinear",
     "ChunkPlan",
+    "autocast",
     "EmbeddedInput",
     "HardSigmoid",
     "HardTanh",
