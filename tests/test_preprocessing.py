@@ -144,3 +144,34 @@ def test_periodic_embedding_is_refused_where_it_has_no_meaning(iris):
     X, y = iris
     with pytest.raises(ValueError, match="numeric_embedding"):
         NoisyMLPClassifier(numeric_embedding="fourier").fit(X, y)
+
+
+def test_a_column_never_observed_in_fit_keeps_only_its_indicator():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    X[:, 1] = np.nan
+    y = X[:, 0] + X[:, 2]
+    reg = NoisyMLPRegressor(hidden_layer_sizes=(8,), max_epochs=5, random_state=0).fit(X, y)
+    pre = reg.preprocessor_
+    assert pre.scaled_columns_ == [0, 2] and pre.n_dense_ == 3  # two scaled columns, one indicator
+    # The periodic embedding takes exactly the scaled columns, not the indicator.
+    embedding = reg.net_.module_.numeric_embedding
+    assert isinstance(embedding, PeriodicEmbedding) and embedding.n_features == 2
+    assert np.isfinite(reg.predict(X)).all()
+
+
+@pytest.mark.parametrize("scaling", ["robust", "quantile", "standard"])
+def test_a_missing_value_becomes_the_columns_centre_on_its_scale(scaling):
+    rng = np.random.default_rng(0)
+    X = rng.lognormal(size=(500, 2))
+    X[:50, 0] = np.nan
+    pre = TablePreprocessor(numeric_scaling=scaling).fit(X)
+    out = pre.transform(np.array([[np.nan, np.nan], [np.nanmedian(X[:, 0]), np.nanmedian(X[:, 1])]]))
+    # Missing (also in a column that had no missing value in fit) is 0, the scaled centre ...
+    np.testing.assert_array_equal(out[0, :2], [0.0, 0.0])
+    np.testing.assert_array_equal(out[:, 2], [1.0, 0.0])  # ... and the indicator of the column that had NaN says so
+    if scaling != "standard":  # the median is the centre of the robust and quantile scales
+        np.testing.assert_allclose(out[1, :2], [0.0, 0.0], atol=1e-2)
+    # The scale is fitted on the observed values only.
+    observed = pre.transform(X[50:])[:, 0]
+    assert abs(np.median(observed)) < 0.02 if scaling != "standard" else abs(observed.mean()) < 1e-5

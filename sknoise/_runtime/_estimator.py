@@ -380,7 +380,8 @@ class NoisyNetEstimator(BaseEstimator):
     def _preprocess(self, X, reset: bool) -> torch.Tensor:
         if reset:
             max_onehot = self.max_onehot if self._embeds_categories else None
-            self.preprocessor_ = TablePreprocessor(self.numeric_scaling, max_onehot).fit(X)
+            self.preprocessor_ = TablePreprocessor(self.numeric_scaling, max_onehot)
+            return torch.from_numpy(self.preprocessor_.fit_transform(X))
         return torch.from_numpy(self.preprocessor_.transform(X))
 
     @staticmethod
@@ -499,7 +500,7 @@ class NoisyNetEstimator(BaseEstimator):
         widths = [embedding_width(n) for n in cardinalities]
         n_dense = X.shape[1] - len(widths)
         # Without the built-in preprocessing every input column counts as numeric.
-        n_numeric = n_dense if self.preprocessor_ is None else len(self.preprocessor_.numeric_columns_)
+        n_numeric = n_dense if self.preprocessor_ is None else len(self.preprocessor_.scaled_columns_)
         # Weight initialization draws from torch's global RNG: fork it so that fitting
         # is reproducible without touching the user's own random state.
         with torch.random.fork_rng(devices=[]):
