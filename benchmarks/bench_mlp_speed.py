@@ -109,7 +109,7 @@ def fit_plain_skorch(X, y, epochs, device="cpu"):
 def fit_sknoise(X, y, epochs, noise_scale, device="cpu", precision="float32"):
     NoisyMLPClassifier(
         HIDDEN, noise="gaussian", noise_scale=noise_scale, batch_size=BATCH, max_epochs=epochs, lr=LR,
-        early_stopping=False, random_state=0, device=device, precision=precision,
+        weight_decay=0.0, early_stopping=False, random_state=0, device=device, precision=precision,
     ).fit(X, y)
     if device != "cpu":
         torch.cuda.synchronize()

@@ -10,8 +10,10 @@ each process, so one-time costs (lazy imports) stay out of the curves. Models: `
 scikit-learn's ``MLPClassifier`` (same architecture, adam, ``max_iter=epochs``), a plain
 skorch ``NeuralNetClassifier`` (its default per-row DataLoader) and pytabkit's RealMLP
 (``--realmlp-max`` rows at most; its own recipe, which trains 256 epochs, so its time is
-not comparable per epoch). With ``--device cuda`` (and 10^7 in ``--rows``) the sknoise
-rows run on the GPU.
+not comparable per epoch). ``NoisyMLPClassifier`` runs twice: on the float32 table as
+it is (``preprocessing=None``, like the other models) and with its built-in
+preprocessing (the default, which robust-scales every column). With ``--device cuda``
+(and 10^7 in ``--rows``) the sknoise rows run on the GPU.
 
 Writes ``benchmarks/results/scale.{md,png}`` (log-log plots of time and memory against
 rows, with the slope of each curve).
@@ -38,7 +40,8 @@ import numpy as np  # noqa: E402
 from benchmarks.common import ROOT, machine_description, markdown_table, save_figure, write_report  # noqa: E402
 
 N_FEATURES, HIDDEN, BATCH = 50, (256, 256), 256
-MODELS = ("NoisyMLPClassifier", "sklearn MLPClassifier", "plain skorch", "RealMLP")
+MODELS = ("NoisyMLPClassifier", "NoisyMLPClassifier (built-in preprocessing)", "sklearn MLPClassifier",
+          "plain skorch", "RealMLP")
 
 _CHILD = r"""
 import json, resource, sys, time, warnings
@@ -56,10 +59,11 @@ def rss_kib():
             if line.startswith("VmRSS"):
                 return int(line.split()[1])
 
-if model == "NoisyMLPClassifier":
+if model.startswith("NoisyMLPClassifier"):
     from sknoise import NoisyMLPClassifier
     est = NoisyMLPClassifier((256, 256), batch_size=256, max_epochs=epochs, early_stopping=False,
-                             preprocessing=None, device=device, random_state=0)
+                             preprocessing="auto" if "preprocessing" in model else None, device=device,
+                             random_state=0)
 elif model == "sklearn MLPClassifier":
     from sklearn.neural_network import MLPClassifier
     est = MLPClassifier((256, 256), batch_size=256, max_iter=epochs, random_state=0)
@@ -155,11 +159,11 @@ def main() -> None:
         for model in MODELS:
             if (model == "RealMLP" and n > args.realmlp_max) or (model == "plain skorch" and n > args.skorch_max):
                 continue
-            device = args.device if model == "NoisyMLPClassifier" else "cpu"
+            device = args.device if model.startswith("NoisyMLPClassifier") else "cpu"
             point = run_point(model, n, args.epochs, args.threads, device, args.timeout)
             if point is not None:
                 results.append({"model": model, "rows": n, **point})
-                print(f"{model:22s} {n:>9d} rows: fit {point['fit_s']:8.2f} s, "
+                print(f"{model:44s} {n:>9d} rows: fit {point['fit_s']:8.2f} s, "
                       f"peak +{point['peak_extra_mib']:8.1f} MiB "
                       f"(table {point['table_mib']:.1f} MiB)", flush=True)
     if args.quick:
@@ -173,8 +177,8 @@ def main() -> None:
                             "time slope (log-log)": slope(rows, "fit_s"),
                             "peak memory / table at largest": largest["peak_extra_mib"] / largest["table_mib"]})
     sk = {r["rows"]: r for r in results if r["model"] == "sklearn MLPClassifier"}
-    ratios = [{"rows": r["rows"], "NoisyMLP / sklearn MLP fit time": r["fit_s"] / sk[r["rows"]]["fit_s"]}
-              for r in results if r["model"] == "NoisyMLPClassifier" and r["rows"] in sk]
+    ratios = [{"model": r["model"], "rows": r["rows"], "fit time / sklearn MLP's": r["fit_s"] / sk[r["rows"]]["fit_s"]}
+              for r in results if r["model"].startswith("NoisyMLPClassifier") and r["rows"] in sk]
     body = (f"{N_FEATURES} float32 features, 3 classes, hidden {HIDDEN}, batch {BATCH}, {args.epochs} epochs "
             f"(RealMLP: its own recipe), {args.threads} threads, one fresh process per point.\n\n"
             "## Growth\n\n" + markdown_table(summary, floatfmt=".2f") + "\n\nA time slope of 1 is linear growth; the "

@@ -159,3 +159,34 @@ def test_an_unknown_precision_is_an_error_naming_it(iris):
     X, y = iris
     with pytest.raises(ValueError, match="'precision' parameter"):
         NoisyMLPClassifier(precision="float16", **FAST).fit(X, y)
+
+
+class CountModeChanges(Callback):
+    """Count the calls of the module's ``train(mode)`` and check the mode each batch runs in."""
+
+    def initialize(self):
+        self.calls, self.wrong_mode = 0, 0
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        original = net.module_.train
+
+        def counted(mode=True):
+            self.calls += 1
+            return original(mode)
+
+        net.module_.train = counted
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        self.wrong_mode += net.module_.training != training
+
+
+def test_the_mode_is_set_when_it_changes_not_on_every_batch(iris):
+    X, y = iris
+    count = CountModeChanges()
+    clf = NoisyMLPClassifier(batch_size=16, callbacks=[count], noise="dropout", noise_scale=0.2,
+                             **{**FAST, "early_stopping": True, "max_epochs": 4}).fit(X, y)
+    n_batches = sum(len(epoch["batches"]) for epoch in clf.history_)
+    assert n_batches > 30 and count.wrong_mode == 0
+    # Train -> eval -> train each epoch, plus the divergence check's eval and back at its end.
+    assert count.calls <= 4 * clf.n_iter_ + 2

@@ -2,9 +2,11 @@
 
 The nets are skorch's own ``NeuralNetClassifier`` / ``NeuralNetRegressor`` with two
 extension points overridden (``get_iterator``: mini-batches are slices of in-memory
-tensors; ``run_single_epoch``: the batch losses are read back from the device once per
-epoch), so skorch's callbacks (``EpochScoring('accuracy')``, ``'roc_auc'``, ...) and
-``net.predict_proba`` work on them as skorch documents.
+tensors; ``run_single_epoch``, ``train_step_single`` and ``validation_step``: the batch
+losses are read back from the device once per epoch, and the modules' train/eval mode
+is set when it changes, not on every batch), so skorch's callbacks
+(``EpochScoring('accuracy')``, ``'roc_auc'``, ...) and ``net.predict_proba`` work on
+them as skorch documents.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import warnings
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback
-from skorch.dataset import get_len
+from skorch.dataset import get_len, unpack_data
+from skorch.utils import TeeGenerator
 
 from ..nn._inference import autocast
 from ._data import TensorBatches, features_of, weights_of
@@ -96,6 +99,32 @@ class _TensorDataPath:
             for row, value in zip(rows, values):
                 row[prefix + "_loss"] = value
         self.history.record(prefix + "_batch_count", len(rows))
+
+    def _set_mode(self, training: bool) -> None:
+        # skorch sets the mode on every batch, a walk over every submodule (5% of a CPU
+        # fit's time); it only changes between the training and validation loops, or
+        # when a callback changes it.
+        if self.module_.training != training or self.criterion_.training != training:
+            self._set_training(training)
+
+    def train_step_single(self, batch, **fit_params):
+        """skorch's training step (forward, loss, backward, ``on_grad_computed``); the mode set only if it changed."""
+        self._set_mode(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        self.notify("on_grad_computed", named_parameters=TeeGenerator(self.get_all_learnable_params()), batch=batch)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        """skorch's validation step, setting the mode only if it changed."""
+        self._set_mode(False)
+        Xi, yi = unpack_data(batch)
+        with torch.no_grad():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=False)
+        return {"loss": loss, "y_pred": y_pred}
 
     def infer(self, x, **fit_params):
         # Sample weights travel with the features; they weigh the loss, the module never sees them.
