@@ -20,7 +20,7 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
-__all__ = ["Rows", "TensorBatches", "batch_bounds", "features_of", "weights_of"]
+__all__ = ["Rows", "TensorBatches", "batch_bounds", "features_of", "largest_magnitude", "weights_of"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,14 @@ def batch_bounds(n_rows: int, batch_size: int) -> list[tuple[int, int]]:
     return bounds
 
 
+def largest_magnitude(X: torch.Tensor) -> float:
+    """``max |x|`` over a table (0 for an empty one), without the copy ``X.abs()`` makes."""
+    if X.numel() == 0:
+        return 0.0
+    low, high = torch.aminmax(X)
+    return float(max(-low, high))
+
+
 class TensorBatches:
     """Iterate over ``(X_batch, y_batch)`` slices of the tensors in a skorch dataset.
 
@@ -131,8 +139,11 @@ class TensorBatches:
     def __iter__(self) -> Iterator:
         X, y = self.X, self.y
         n_rows = len(features_of(X))
+        order = None
         if self.shuffle:
             order = torch.randperm(n_rows, generator=self.generator).to(features_of(X).device)
-            X, y = _take(X, order), _take(y, order)
         for start, stop in batch_bounds(n_rows, self.batch_size):
-            yield _take(X, slice(start, stop)), _take(y, slice(start, stop))
+            # Each batch gathers its own rows: a permuted copy of the whole table would
+            # double the training data's memory for the epoch.
+            rows = slice(start, stop) if order is None else order[start:stop]
+            yield _take(X, rows), _take(y, rows)

@@ -40,7 +40,7 @@ from ..nn._inference import PRECISIONS, plan_chunks, predict_passes
 from ..nn._layers import InferenceNoise, NoiseRNG, NoiseSpec, NoisyModule
 from ..nn._networks import EmbeddedInput, MemberMean, PeriodicEmbedding
 from ..nn._noise import MULTIPLICATIVE_NOISES, available_noises, get_noise
-from ._data import Rows
+from ._data import Rows, largest_magnitude
 from ._net import (
     BestEpoch,
     LastGoodEpoch,
@@ -108,6 +108,7 @@ def store_init_params(estimator: BaseEstimator, init_locals: dict) -> None:
     for name, value in init_locals.items():
         if name not in ("self", "__class__"):
             setattr(estimator, name, value)
+
 
 
 class NoisyNetEstimator(BaseEstimator):
@@ -375,7 +376,8 @@ class NoisyNetEstimator(BaseEstimator):
             if len(X) == 0:
                 raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
             return X
-        return validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
+        # float32 stays float32 (the preprocessing computes in it, half the memory); others become float64.
+        return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
 
     def _preprocess(self, X, reset: bool) -> torch.Tensor:
         if reset:
@@ -538,7 +540,7 @@ class NoisyNetEstimator(BaseEstimator):
             max_epochs=self.max_epochs,
             batch_size=self._batch_size(n_train_rows),
             train_split=None,  # set for each call's data in _train
-            callbacks=self._callbacks(float(X.abs().max()) if len(X) else 0.0),
+            callbacks=self._callbacks(largest_magnitude(X)),
             device=self._resolve_device(),
             verbose=self.verbose,
             shuffle_seed=int(shuffle_seed),
@@ -796,7 +798,7 @@ class NoisyNetEstimator(BaseEstimator):
         for value in outputs.values():
             bad |= ~np.isfinite(value.reshape(len(X), -1)).all(axis=1)
         if bad.any():
-            causes = f"the inputs may be too large for the network (largest |x| {float(X.abs().max()):.3g})"
+            causes = f"the inputs may be too large for the network (largest |x| {largest_magnitude(X):.3g})"
             if noisy:
                 causes += (
                     f", or the inference noise too strong (inference_noise={self.inference_noise!r}, "

@@ -27,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (
@@ -42,12 +41,32 @@ from sklearn.preprocessing import (
 __all__ = ["NUMERIC_SCALINGS", "TablePreprocessor", "smooth_clip", "embedding_width"]
 
 NUMERIC_SCALINGS = ("robust", "quantile", "standard")
+#: Rows the transformers see at a time when a table is turned into features.
+_BLOCK_ROWS = 1 << 16
 _MISSING = "__missing__"
 
 
-def smooth_clip(z: np.ndarray, bound: float = 3.0) -> np.ndarray:
-    """``z / sqrt(1 + (z / bound)^2)``: the identity near 0, bounded by ``±bound`` (outliers tamed)."""
-    return z / np.sqrt(1.0 + (z / bound) ** 2)
+def smooth_clip(z: np.ndarray, bound: float = 3.0, in_place: bool = False) -> np.ndarray:
+    """``z / sqrt(1 + (z / bound)^2)``: the identity near 0, bounded by ``±bound`` (outliers tamed).
+
+    Keeps a floating dtype. Works in blocks of rows, so its scratch space stays small;
+    ``in_place`` writes into ``z`` (a floating array the caller owns) instead of a new array.
+    """
+    z = np.asarray(z)
+    if not np.issubdtype(z.dtype, np.floating):
+        z, in_place = z.astype(np.float64), True
+    if z.ndim == 0:
+        return z / np.sqrt(1.0 + (z / bound) ** 2)
+    out = z if in_place else np.empty_like(z)
+    step = max(1, (1 << 16) // max(1, z[0].size))
+    for start in range(0, len(z), step):
+        block = z[start:start + step]
+        scale = np.divide(block, bound)
+        np.square(scale, out=scale)
+        scale += 1.0
+        np.sqrt(scale, out=scale)
+        np.divide(block, scale, out=out[start:start + step])
+    return out
 
 
 def embedding_width(n_categories: int) -> int:
@@ -57,10 +76,44 @@ def embedding_width(n_categories: int) -> int:
 
 def _scaler(numeric_scaling: str):
     if numeric_scaling == "robust":
-        return make_pipeline(RobustScaler(unit_variance=True), FunctionTransformer(smooth_clip))
+        # The clip overwrites the scaler's output, a new array of its own.
+        clip = FunctionTransformer(smooth_clip, kw_args={"in_place": True})
+        return make_pipeline(RobustScaler(unit_variance=True), clip)
     if numeric_scaling == "quantile":
         return QuantileTransformer(output_distribution="normal", subsample=100_000, random_state=0)
     return StandardScaler()
+
+
+def _float_array(X) -> np.ndarray:
+    """``X`` as a floating array: float32 stays float32 (no copy), anything else becomes float64."""
+    X = np.asarray(X)
+    return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
+
+
+def _numeric_values(frame: pd.DataFrame, columns: list) -> np.ndarray:
+    """The numeric columns as one array for the finiteness checks: float32 if every one is
+    (a view of a float32 table, not a float64 copy of it), float64 otherwise."""
+    float32 = all(frame[c].dtype == np.float32 for c in columns)
+    return frame[columns].to_numpy(dtype=np.float32 if float32 else np.float64)
+
+
+def _select(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
+    """``frame``'s ``columns``; the frame itself (no copy) when they are all of its columns."""
+    return frame if list(frame.columns) == list(columns) else frame[columns]
+
+
+def _fit_scaling(pipeline, X: pd.DataFrame) -> None:
+    """Fit the numeric pipeline (a scaler, then steps that learn nothing from the values).
+
+    Only the scaler learns from every row; the steps after it (the smooth clip, the
+    constant fill) are fitted on its output for the first block of rows, which spares
+    a scaled copy of the whole table.
+    """
+    scaler, *rest = (step for _, step in pipeline.steps)
+    scaler.fit(X)
+    head = scaler.transform(X.iloc[:_BLOCK_ROWS])
+    for step in rest:
+        head = step.fit_transform(head)
 
 
 def _is_categorical(series: pd.Series) -> bool:
@@ -111,16 +164,16 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X, y=None) -> np.ndarray:
-        # One pass over the table: scikit-learn's ColumnTransformer.fit transforms it anyway.
-        return self._as_features(self._fit(X))
+        # The input checks of fit and transform are made once.
+        return self._features(self._fit(X))
 
-    def _fit(self, X) -> np.ndarray:
-        """Fit, and return the transformer's output for ``X``."""
-        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=np.float64))
+    def _fit(self, X) -> pd.DataFrame:
+        """Fit, and return ``X`` as the (checked) table that ``_features`` transforms."""
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(_float_array(X), copy=False)
         self.columns_ = list(frame.columns)
         categorical = [c for c in frame.columns if _is_categorical(frame[c])]
         numeric = [c for c in frame.columns if c not in categorical]
-        values = frame[numeric].to_numpy(dtype=np.float64) if numeric else np.empty((len(frame), 0))
+        values = _numeric_values(frame, numeric) if numeric else np.empty((len(frame), 0))
         infinite = np.isinf(values).any(axis=0)
         if infinite.any():
             raise ValueError(
@@ -135,7 +188,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         observed = [c for c, empty in zip(numeric, missing.all(axis=0) if len(values) else []) if not empty]
         if observed:
             # The scalers skip NaN in fit and keep it in transform; 0 is then the column's centre.
-            fill_centre = SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True)
+            # In place (copy=False): its input is the scaler's own new output.
+            fill_centre = SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True, copy=False)
             steps.append(("numeric", make_pipeline(_scaler(self.numeric_scaling), fill_centre), observed))
         if missing.any():
             steps.append(("missing", MissingIndicator(features="missing-only", error_on_new=False), numeric))
@@ -152,29 +206,45 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
             steps.append(("codes", make_pipeline(FunctionTransformer(_as_category_strings), encoder), embedded))
         self.numeric_columns_, self.categorical_columns_ = numeric, categorical
         self.scaled_columns_ = observed
-        self.transformer_ = ColumnTransformer(steps, sparse_threshold=0.0) if steps else None
-        out = self.transformer_.fit_transform(frame) if self.transformer_ is not None else None
+        del values, missing
+        self.steps_ = []
+        for name, transformer, columns in steps:
+            if name == "numeric":
+                _fit_scaling(transformer, _select(frame, columns))
+            else:
+                transformer.fit(_select(frame, columns))
+            width = transformer.transform(_select(frame.iloc[:1], columns)).shape[1]
+            self.steps_.append((name, transformer, columns, width))
         self.embedding_cardinalities_ = (
-            [len(c) + 1 for c in self.transformer_.named_transformers_["codes"][-1].categories_] if embedded else []
+            [len(c) + 1 for c in self.steps_[-1][1][-1].categories_] if embedded else []
         )
-        self.n_dense_ = (0 if out is None else out.shape[1]) - len(embedded)
-        return out if out is not None else np.empty((len(frame), 0))
+        self.n_dense_ = sum(width for *_, width in self.steps_) - len(embedded)
+        return frame
 
-    def _as_features(self, out: np.ndarray) -> np.ndarray:
-        """The transformer's output as network features: float32, embedding codes shifted."""
-        out = np.asarray(out, dtype=np.float64)
+    def _features(self, frame: pd.DataFrame) -> np.ndarray:
+        """The network features of a validated table, written block by block of rows.
+
+        Each transformer sees :data:`_BLOCK_ROWS` rows at a time, so its temporaries
+        (column copies, scaled values, masks) stay the size of a block: the float32
+        output is the one table-sized array made.
+        """
+        widths = [width for *_, width in self.steps_]
+        out = np.empty((len(frame), sum(widths)), dtype=np.float32)
+        offsets = np.concatenate([[0], np.cumsum(widths)])
+        for begin in range(0, len(frame), _BLOCK_ROWS):
+            block = frame.iloc[begin:begin + _BLOCK_ROWS]
+            for (_, transformer, columns, _), left, right in zip(self.steps_, offsets[:-1], offsets[1:]):
+                out[begin:begin + len(block), left:right] = transformer.transform(_select(block, columns))
         if self.embedding_cardinalities_:
-            # Codes 1..n for the categories seen in fit, 0 for any other.
+            # Codes 1..n for the categories seen in fit, 0 for any other (float32 holds them exactly).
             out[:, -len(self.embedding_cardinalities_):] += 1
-        return np.ascontiguousarray(out, dtype=np.float32)
+        return out
 
     def transform(self, X) -> np.ndarray:
         # An array after a DataFrame fit: its columns are the fitted ones, in order.
-        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X), columns=self.columns_)
-        numeric = frame[self.numeric_columns_].to_numpy(dtype=np.float64) if self.numeric_columns_ else None
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(_float_array(X), columns=self.columns_, copy=False)
+        numeric = _numeric_values(frame, self.numeric_columns_) if self.numeric_columns_ else None
         if numeric is not None and np.isinf(numeric).any():
             bad = [self.numeric_columns_[i] for i in np.flatnonzero(np.isinf(numeric).any(axis=0))]
             raise ValueError(f"Input X holds infinity in column(s) {bad}; replace it with a finite value or NaN.")
-        if self.transformer_ is None:
-            return np.empty((len(frame), 0), dtype=np.float32)
-        return self._as_features(self.transformer_.transform(frame))
+        return self._features(frame)

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..nn._networks import log_mean_probability, mean_output
 from ._calibration import fit_temperature
-from ._data import Rows
+from ._data import Rows, largest_magnitude
 from ._estimator import CHECK_ROWS, NoisyNetEstimator
 from ._net import TensorNetClassifier, TensorNetRegressor
 from ._validation import check_classes_argument
@@ -66,7 +66,7 @@ def _softmax(out: torch.Tensor) -> torch.Tensor:
 
 
 def _collapse_hint(estimator, X: torch.Tensor) -> str:
-    largest = float(X.abs().max()) if len(X) else 0.0
+    largest = largest_magnitude(X)
     scale_hint = (
         f"the inputs look unscaled (largest feature magnitude {largest:.3g}): standardize them, e.g. with "
         "StandardScaler in a pipeline; "
