@@ -107,6 +107,18 @@ def test_banked_training_noise_has_the_distribution_and_is_redrawn(noise):
         assert len(first & last) < 0.01 * len(first)
 
 
+def test_a_layer_too_large_for_the_bank_draws_fresh_noise_and_keeps_no_bank():
+    # A full-batch fit of 10^6 rows x 256 neurons asked for a bank of 8 x 256M draws (8 GB).
+    from sknoise.nn._layers import BANK_MAX_SIZE, BANK_WINDOWS
+
+    rng = NoiseRNG(5, 6)
+    layer = NoiseLayer(NoiseSpec.make("gaussian", 1.0), rng).train()
+    x = torch.zeros(BANK_MAX_SIZE // BANK_WINDOWS + 1)
+    first, second = layer(x), layer(x)
+    assert not rng._banks
+    assert abs(float(first.std()) - 1) < 0.01 and not torch.equal(first, second)
+
+
 def test_banked_noise_is_reproducible_and_restarts_with_its_seed():
     def run(rng):
         layer = NoiseLayer(NoiseSpec.make("gaussian", 0.5), rng).train()

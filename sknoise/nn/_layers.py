@@ -57,6 +57,8 @@ __all__ = [
 BANK_MIN_SIZE, BANK_WINDOWS = 1 << 18, 8
 #: ...and is redrawn once its values have been used this many times over, on average.
 BANK_REUSE = 8
+#: A layer whose bank would exceed this many draws (64 MB of float32) draws fresh noise.
+BANK_MAX_SIZE = 1 << 24
 
 
 class NoiseRNG:
@@ -143,9 +145,10 @@ class NoiseRNG:
         """``x`` with training noise of ``distribution`` at ``scale`` (never in place).
 
         The built-in additive kinds come from the bank (:meth:`banked_draw`) in one fused
-        add; the others (user callables, multiplicative masks) are drawn afresh.
+        add, unless the bank would exceed :data:`BANK_MAX_SIZE` draws (very large
+        batches); the others (user callables, multiplicative masks) are drawn afresh.
         """
-        if distribution.banked and scale != 0:
+        if distribution.banked and scale != 0 and BANK_WINDOWS * x.numel() <= BANK_MAX_SIZE:
             return torch.add(x, self.banked_draw(distribution, x.shape, x.device, x.dtype), alpha=scale)
         return distribution.apply(x, scale, self.generator(x.device))
 
