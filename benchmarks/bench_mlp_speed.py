@@ -217,7 +217,7 @@ def main() -> None:
     lines = [
         "# NoisyMLPClassifier speed",
         "",
-        f"Command: `python benchmarks/bench_mlp_speed.py{'' if device == 'cpu' else ' --device ' + device}` "
+        f"Command: `python benchmarks/bench_mlp_speed.py{''.join(' ' + a for a in sys.argv[1:])}` "
         f"(code at {code_version()}; every ratio comes from one interleaved run).",
         "",
         f"Machine: {machine}.",
