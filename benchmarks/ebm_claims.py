@@ -63,7 +63,7 @@ def run_task(name: str, seed: int, cfg: dict) -> list[dict]:
     t0 = time.perf_counter()
 
     def fit(**params):
-        params = {"activation": cfg["activation"], **params}
+        params = {"activation": cfg["activation"], "objective": cfg["objective"], "batching": cfg["batching"], **params}
         ebm = NoisyEBMClassifier(hidden_layer_sizes=cfg["hidden"], max_epochs=cfg["max_epochs"],
                                  n_iter_no_change=cfg["patience"], lr=cfg["lr"], random_state=seed, **params)
         return make_pipeline(StandardScaler(), ebm).fit(X_train, y_train)
@@ -198,12 +198,17 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="parallel (data set, seed) tasks")
     parser.add_argument("--activation", default="relu", choices=sorted(OTHER_ACTIVATION),
                         help="hidden activation of the main runs (the other one is compared once)")
+    parser.add_argument("--objective", default="generative", choices=["generative", "joint"],
+                        help="the EBM's training objective (the paper's: generative)")
+    parser.add_argument("--batching", default="rows", choices=["rows", "per_class"],
+                        help="the EBM's training batches: mixed rows, or batch_size rows of every class")
     parser.add_argument("--suffix", default="", help="appended to the output file names")
     parser.add_argument("--from-csv", type=Path, help="rebuild the report from an earlier run's CSV")
     parser.add_argument("--run-note", default="", help="with --from-csv: the command and machine of that run")
     args = parser.parse_args()
 
-    cfg = dict(activation=args.activation, hidden=(64,), max_epochs=100, patience=10, lr=1e-2, alpha=0.5, T=32,
+    cfg = dict(activation=args.activation, objective=args.objective, batching=args.batching,
+               hidden=(64,), max_epochs=100, patience=10, lr=1e-2, alpha=0.5, T=32,
                distributions=DISTRIBUTIONS, T_grid=[1, 2, 4, 8, 16, 32, 64, 128, 256],
                alpha_grid=[0.0, 0.1, 0.25, 0.5, 1.0, 2.0])
     datasets, seeds = list(DATASETS), list(range(args.seeds))
@@ -285,6 +290,7 @@ def main() -> None:
     body = f"""{run_header}
 Setup: 70/30 stratified split per seed, StandardScaler + NoisyEBMClassifier in a Pipeline;
 one autoencoder per class, hidden {cfg['hidden']} {cfg['activation']} units carrying activation noise,
+objective '{cfg['objective']}', batching '{cfg['batching']}',
 adam lr={cfg['lr']}, batch 'auto', early stopping (10% held out, patience {cfg['patience']},
 max {cfg['max_epochs']} epochs), noise scale alpha={cfg['alpha']} unless varied, T={cfg['T']}
 Monte-Carlo passes, energy aggregate 'mean' unless varied. Accuracy on the test rows,

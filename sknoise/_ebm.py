@@ -44,6 +44,7 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         "energy_aggregate": [StrOptions(set(ENERGY_AGGREGATES))],
         "objective": [StrOptions({"generative", "joint"})],
         "discriminative_weight": [Interval(Real, 0, None, closed="left")],
+        "batching": [StrOptions({"rows", "per_class"})],
     }
 
     # Reconstructing learned embeddings would let the autoencoders shrink them: every
@@ -81,6 +82,7 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         beta2=0.999,
         lr_schedule="constant",
         batch_size="auto",
+        batching="rows",
         max_epochs=200,
         early_stopping=True,
         validation_fraction=0.1,
@@ -134,7 +136,8 @@ class NoisyEBMClassifier(NoisyNetClassifier):
 
     def _net_arguments(self, module: nn.Module) -> dict:
         # skorch's own predict_proba (and its scoring callbacks) get the calibrated posterior.
-        return {**super()._net_arguments(module), "predict_nonlinearity": _Posterior(module)}
+        return {**super()._net_arguments(module), "predict_nonlinearity": _Posterior(module),
+                "per_class_batches": self.batching == "per_class"}
 
     # --------------------------------------------------------------- inference
     def _energy_statistics(self) -> tuple[str, dict[str, str]]:
@@ -292,6 +295,14 @@ NoisyEBMClassifier.__doc__ = f"""Generative energy-based classifier with activat
         16 tasks): balanced accuracy 0.568 against 0.521, log loss 0.618 against 0.697.
     discriminative_weight : float, default=1.0
         Weight of the discriminative term of the joint objective.
+    batching : {{'rows', 'per_class'}}, default='rows'
+        ``'rows'``: each training step takes ``batch_size`` rows of the shuffled
+        table, whatever their classes. ``'per_class'``: each step takes ``batch_size``
+        rows of every class, so an epoch makes as many steps as the largest class
+        needs (K times fewer), each class model seeing its rows as a separately
+        trained one would (``benchmarks/bench_ebm_speed.py`` times both against K
+        separate models; ``benchmarks/ebm_claims.py`` compares their accuracy).
+        Fewer, larger steps may need more epochs.
 {CLASSIFIER_PARAMETERS_DOC.format(calibration='temperature')}
         Class and sample weights weigh each row's energy in the training loss, the
         prior and the temperature's calibration.

@@ -331,3 +331,35 @@ def test_temperature_does_not_collapse_on_a_separated_sample():
     proba = np.exp(-energies / tau)
     proba /= proba.sum(axis=1, keepdims=True)
     assert proba[np.arange(40), y].mean() < 0.999  # confident, not certain
+
+
+# ----------------------------------------------------------------------------- per-class batches
+def test_per_class_batches_take_batch_size_rows_of_every_class_and_each_row_once():
+    from skorch.dataset import Dataset
+
+    from sknoise._runtime._data import TensorBatches
+
+    y = torch.tensor([0] * 10 + [1] * 4 + [2] * 7)
+    X = torch.arange(len(y), dtype=torch.float32)[:, None]
+    batches = TensorBatches(Dataset(X, y), 3, shuffle=True, generator=torch.Generator().manual_seed(0), per_class=True)
+    # A lone trailing row joins the batch before: class 0 (10 rows) in 3 + 3 + 4, class 1
+    # in 4, class 2 in 3 + 4; a pass makes as many steps as the largest class needs.
+    assert len(batches) == 3
+    epochs = [list(batches) for _ in range(2)]
+    for epoch in epochs:
+        counts = [torch.bincount(yb, minlength=3).tolist() for _, yb in epoch]
+        assert counts == [[3, 4, 3], [3, 0, 4], [4, 0, 0]]
+        rows = torch.cat([xb[:, 0] for xb, _ in epoch]).long()
+        assert sorted(rows.tolist()) == list(range(len(y)))  # every row once per epoch
+        assert all(torch.equal(y[xb[:, 0].long()], yb) for xb, yb in epoch)  # labels travel with their rows
+    assert not torch.equal(epochs[0][0][0], epochs[1][0][0])  # a fresh permutation each epoch
+
+
+def test_per_class_batching_makes_k_times_fewer_steps_and_still_learns(iris):
+    X, y = iris
+    X = StandardScaler().fit_transform(X)
+    rows = fast(batch_size=16, max_epochs=40).fit(X, y)
+    per_class = fast(batch_size=16, max_epochs=40, batching="per_class").fit(X, y)
+    assert [e["train_batch_count"] for e in rows.history_][:1] == [10]
+    assert [e["train_batch_count"] for e in per_class.history_][:1] == [4]  # 50 rows a class in 16s
+    assert per_class.score(X, y) > 0.85

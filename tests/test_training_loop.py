@@ -213,3 +213,18 @@ def test_the_epoch_keeps_its_batch_losses_in_one_buffer_not_a_tensor_per_batch(i
     NoisyMLPClassifier(batch_size=2, callbacks=[count], **{**FAST, "max_epochs": 1}).fit(X, y)
     assert len(count.counts) == 75
     assert count.counts[-1] - count.counts[0] <= 2
+
+
+def test_the_divergence_check_computes_the_outputs_of_a_few_rows_of_the_last_batch(iris):
+    # It ran the whole last batch: with 1797 rows through 10 class models it cost more
+    # than the EBM's training steps.
+    from sknoise._runtime._net import OUTPUT_CHECK_ROWS
+
+    X, y = iris
+    clf = NoisyMLPClassifier(batch_size=150, **{**FAST, "max_epochs": 1})
+    seen = []
+    clf.fit(X, y)
+    clf.net_.module_.register_forward_hook(lambda module, args, out: seen.append((module.training, len(args[0]))))
+    clf.partial_fit(X, y)
+    assert (True, 150) in seen and (False, OUTPUT_CHECK_ROWS) in seen
+    assert all(rows <= OUTPUT_CHECK_ROWS for training, rows in seen if not training)

@@ -114,11 +114,15 @@ class TensorBatches:
     dataset : skorch.dataset.Dataset or torch.utils.data.Subset of one
         Holds ``X`` (a tensor, or a dict of tensors) and ``y``, on the training device.
     batch_size : int
-        Rows per batch.
+        Rows per batch; with ``per_class``, rows of each class per batch.
     shuffle : bool, default=False
         Draw a fresh permutation at the start of every pass.
     generator : torch.Generator, optional
         CPU generator for the permutations (the net's seeded one).
+    per_class : bool, default=False
+        Every batch takes the next ``batch_size`` rows of each class (``y`` holds
+        integer class codes) until the class runs out: a pass makes as many steps as
+        the largest class needs, as separate one-class models would each make.
     """
 
     def __init__(
@@ -127,23 +131,48 @@ class TensorBatches:
         batch_size: int,
         shuffle: bool = False,
         generator: torch.Generator | None = None,
+        per_class: bool = False,
     ) -> None:
         self.X, self.y = _tensors_of(dataset)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.generator = generator
+        self.per_class = per_class
 
     def __len__(self) -> int:
+        if self.per_class:
+            return max((len(batch_bounds(len(rows), self.batch_size)) for rows in self._class_rows()), default=0)
         return len(batch_bounds(len(features_of(self.X)), self.batch_size))
 
+    def _class_rows(self) -> list[torch.Tensor]:
+        """The row indices of each class present, in order (computed once)."""
+        if not hasattr(self, "_rows_by_class"):
+            labels = self.y.cpu()
+            self._rows_by_class = [torch.nonzero(labels == k).flatten() for k in torch.unique(labels)]
+        return self._rows_by_class
+
+    def _orders(self) -> Iterator[torch.Tensor | slice]:
+        """The rows of each batch: a slice of the table, or indices (on the data's device) to gather."""
+        n_rows = len(features_of(self.X))
+        if not self.per_class and not self.shuffle:
+            for start, stop in batch_bounds(n_rows, self.batch_size):
+                yield slice(start, stop)
+            return
+        if self.per_class:
+            classes = self._class_rows()
+            if self.shuffle:
+                classes = [rows[torch.randperm(len(rows), generator=self.generator)] for rows in classes]
+            chunks = [[rows[a:b] for a, b in batch_bounds(len(rows), self.batch_size)] for rows in classes]
+            batches = [torch.cat([c[step] for c in chunks if step < len(c)]) for step in range(len(self))]
+        else:
+            order = torch.randperm(n_rows, generator=self.generator)
+            batches = [order[a:b] for a, b in batch_bounds(n_rows, self.batch_size)]
+        # One transfer per pass: a copy to a GPU per batch would wait for its queue each time.
+        order = torch.cat(batches).to(features_of(self.X).device) if batches else torch.empty(0, dtype=torch.long)
+        yield from torch.split(order, [len(b) for b in batches])
+
     def __iter__(self) -> Iterator:
-        X, y = self.X, self.y
-        n_rows = len(features_of(X))
-        order = None
-        if self.shuffle:
-            order = torch.randperm(n_rows, generator=self.generator).to(features_of(X).device)
-        for start, stop in batch_bounds(n_rows, self.batch_size):
+        for rows in self._orders():
             # Each batch gathers its own rows: a permuted copy of the whole table would
             # double the training data's memory for the epoch.
-            rows = slice(start, stop) if order is None else order[start:stop]
-            yield _take(X, rows), _take(y, rows)
+            yield _take(self.X, rows), _take(self.y, rows)

@@ -77,6 +77,8 @@ class _TensorDataPath:
     precision : {'float32', 'bfloat16'}, default='float32'
         Arithmetic of the forward passes (:func:`sknoise.nn.autocast`); the module's
         outputs reach the loss and the predictions as float32.
+    per_class_batches : bool, default=False
+        Training batches take ``batch_size`` rows of each class (:class:`TensorBatches`).
     """
 
     # The module is passed as an instance, so `module` holds the same CUDA tensors as
@@ -86,10 +88,12 @@ class _TensorDataPath:
     # loaded without CUDA.
     cuda_dependent_attributes_ = ["module_", "optimizer_", "criterion_", "module", "callbacks", "predict_nonlinearity"]
 
-    def __init__(self, *args, shuffle_seed: int = 0, precision: str = "float32", **kwargs) -> None:
+    def __init__(self, *args, shuffle_seed: int = 0, precision: str = "float32", per_class_batches: bool = False,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.shuffle_seed = shuffle_seed
         self.precision = precision
+        self.per_class_batches = per_class_batches
 
     def initialize(self):
         super().initialize()
@@ -99,7 +103,8 @@ class _TensorDataPath:
 
     def get_iterator(self, dataset, training: bool = False) -> TensorBatches:
         batch_size = len(dataset) if self.batch_size == -1 else self.batch_size
-        return TensorBatches(dataset, batch_size, shuffle=training, generator=self.shuffle_generator_)
+        return TensorBatches(dataset, batch_size, shuffle=training, generator=self.shuffle_generator_,
+                             per_class=training and self.per_class_batches)
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch, with the batch losses read back from the device once, at its end.
@@ -256,6 +261,10 @@ def _optimizer_tensors(optimizer):
         yield from state.values()
 
 
+#: Rows of the last training batch whose outputs the divergence check computes.
+OUTPUT_CHECK_ROWS = 64
+
+
 class LastGoodEpoch(Callback):
     """Keep the network at its last good, finished epoch.
 
@@ -267,9 +276,9 @@ class LastGoodEpoch(Callback):
 
     Divergence is, at the end of an epoch, a non-finite batch loss (training or
     validation; the losses are read from the device once per epoch), non-finite weights
-    or optimizer state, or non-finite outputs on the last batch (a step can blow the
-    weights up after a finite loss; inputs near 1e30 make Adam's second moments
-    infinite while the loss stays finite). It raises
+    or optimizer state, or non-finite outputs on the first :data:`OUTPUT_CHECK_ROWS`
+    rows of the last batch (a step can blow the weights up after a finite loss; inputs
+    near 1e30 make Adam's second moments infinite while the loss stays finite). It raises
     :class:`TrainingDivergedError`, or with ``on_divergence='warn'`` warns with
     :class:`TrainingDivergedWarning` and stops, keeping the last good epoch.
 
@@ -307,8 +316,11 @@ class LastGoodEpoch(Callback):
         if not _all_finite(_optimizer_tensors(net.optimizer_)):
             self._diverged(net, "the optimizer's state became non-finite")
         # The losses were computed before each step: the last step may still have blown
-        # the outputs up. One deterministic forward pass over the last batch tells.
+        # the outputs up. One deterministic forward pass over rows of the last batch tells
+        # (a few of them: with large batches, or the EBM's K energies per row, the whole
+        # batch cost as much as the epoch's training steps).
         if inputs is not None:
+            inputs = inputs[:OUTPUT_CHECK_ROWS]
             was_training = module.training
             module.eval()
             with torch.no_grad(), autocast(net.device, net.precision):
