@@ -110,7 +110,6 @@ def store_init_params(estimator: BaseEstimator, init_locals: dict) -> None:
             setattr(estimator, name, value)
 
 
-
 class NoisyNetEstimator(BaseEstimator):
     """Base class of the sknoise estimators (not for direct use).
 

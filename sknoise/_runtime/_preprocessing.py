@@ -49,24 +49,17 @@ _MISSING = "__missing__"
 def smooth_clip(z: np.ndarray, bound: float = 3.0, in_place: bool = False) -> np.ndarray:
     """``z / sqrt(1 + (z / bound)^2)``: the identity near 0, bounded by ``±bound`` (outliers tamed).
 
-    Keeps a floating dtype. Works in blocks of rows, so its scratch space stays small;
-    ``in_place`` writes into ``z`` (a floating array the caller owns) instead of a new array.
+    Keeps a floating dtype and makes one scratch array of ``z``'s size; ``in_place``
+    writes the result into ``z`` (a floating array the caller owns) instead of it.
     """
-    z = np.asarray(z)
+    z = np.atleast_1d(np.asarray(z))
     if not np.issubdtype(z.dtype, np.floating):
         z, in_place = z.astype(np.float64), True
-    if z.ndim == 0:
-        return z / np.sqrt(1.0 + (z / bound) ** 2)
-    out = z if in_place else np.empty_like(z)
-    step = max(1, (1 << 16) // max(1, z[0].size))
-    for start in range(0, len(z), step):
-        block = z[start:start + step]
-        scale = np.divide(block, bound)
-        np.square(scale, out=scale)
-        scale += 1.0
-        np.sqrt(scale, out=scale)
-        np.divide(block, scale, out=out[start:start + step])
-    return out
+    scale = np.divide(z, bound)
+    np.square(scale, out=scale)
+    scale += 1.0
+    np.sqrt(scale, out=scale)
+    return np.divide(z, scale, out=z if in_place else scale)
 
 
 def embedding_width(n_categories: int) -> int:
