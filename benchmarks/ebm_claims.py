@@ -127,7 +127,10 @@ def claim1_table(df: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     means = d.groupby(["dataset", "setting"]).accuracy.mean().unstack()[order]
     rel = (100 * (means[order[2]] / means[order[0]] - 1)).round(1).rename("rel. gain train+inf vs none (%)")
     table = pd.concat([acc, ll.add_prefix("log loss: "), rel], axis=1)
-    return table.to_markdown(), means
+    # Over all data sets: mean accuracy and mean epochs trained (early stopping) per setting.
+    overall = pd.DataFrame({"mean accuracy": means.mean().round(3),
+                            "mean epochs": d.groupby("setting").epochs.mean()[order].round(1)}).T[order]
+    return table.to_markdown() + "\n\nAll data sets:\n\n" + overall.to_markdown(), means
 
 
 def matrix(df: pd.DataFrame) -> pd.DataFrame:
