@@ -36,7 +36,7 @@ from .nn import (
     make_activation,
 )
 
-__version__ = "0.2.0"
+from ._version import __version__  # noqa: E402  (one source, read by pyproject.toml too)
 
 __all__ = [
     "ActivationNoise",
