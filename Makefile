@@ -30,3 +30,11 @@ test-fast: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# GPU acceptance check (issue 24) on a CUDA machine: the CUDA tests, then speed and memory
+# against their targets, written to benchmarks/results/gpu_check.md (the script's docstring
+# says how to run it on a bare GPU machine). Smoke run on the CPU:
+#   make gpu-check GPU_CHECK_ARGS="--device cpu --quick"
+.PHONY: gpu-check
+gpu-check: $(STAMP)
+	$(BIN)/python benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
