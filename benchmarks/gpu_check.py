@@ -23,8 +23,8 @@ f. ``n_members=8`` against one member, same fit (target <= 2x).
 Each part runs in its own try/except: a failure is recorded in the report and the rest go
 on. The report, ``benchmarks/results/gpu_check.md`` (``--out`` renames it), has the table of
 measured values against targets with PASS/MISS, the command and the machine. The exit status
-is non-zero when the CUDA tests fail. Sized for about 4-5 minutes on an H100/H200 (8 at most);
-``--parts`` reruns some of a-f only.
+is non-zero when the CUDA tests fail. Sized (not yet timed) for about 4-5 minutes on an
+H100/H200, inside the issue's 8 and a device command's 10; ``--parts`` reruns some of a-f only.
 
 Running it on a bare GPU machine
 --------------------------------
