@@ -74,8 +74,9 @@ def fit_separate(X, y, epochs, device):
     nets = []
     for k in np.unique(y):
         rows = Xt[torch.as_tensor(y == k, device=device)]
-        module = BatchedAutoencoderEnergy(X.shape[1], 1, (HIDDEN,), lambda width: make_activation("relu"),
-                                          NoiseSpec.make("gaussian", ALPHA), NoiseRNG(int(k), int(k) + 1))
+        module = BatchedAutoencoderEnergy(X.shape[1], 1, hidden_layer_sizes=(HIDDEN,),
+                                          activation=lambda width: make_activation("relu"),
+                                          noise=NoiseSpec.make("gaussian", ALPHA), rng=NoiseRNG(int(k), int(k) + 1))
         net = NeuralNet(module, criterion=MeanOwnClassEnergy, optimizer=torch.optim.Adam, lr=LR,
                         max_epochs=epochs, batch_size=min(BATCH, len(rows)), train_split=None, device=device,
                         verbose=0)

@@ -8,13 +8,13 @@ them are re-exported here.
 """
 
 from . import metrics, nn
-from ._ebm import NoisyEBMClassifier
-from ._mlp import NoisyMLPClassifier, NoisyMLPRegressor
-from ._ninr import NINRClassifier, NINRRegressor, NIWNormRecorder, ninr_phase
+from ._architectures._ninr import NIWNormRecorder, ninr_phase
+from ._estimators import NINRClassifier, NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
 from ._robustness import available_corruptions, corrupt, plot_robustness, robustness_curve
 from ._runtime._net import TrainingDivergedError, TrainingDivergedWarning
 from ._runtime._schedules import noise_schedule_factor
 from ._search import suggest_params
+from ._version import __version__
 from .nn import (
     ActivationNoise,
     BatchedAutoencoderEnergy,
@@ -36,9 +36,8 @@ from .nn import (
     make_activation,
 )
 
-from ._version import __version__  # noqa: E402  (one source, read by pyproject.toml too)
-
 __all__ = [
+    "__version__",
     "ActivationNoise",
     "BatchedAutoencoderEnergy",
     "HardSigmoid",

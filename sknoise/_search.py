@@ -1,45 +1,12 @@
-"""Default hyperparameter search spaces, for optuna and for GridSearchCV."""
+"""Drawing a trial's parameters from a search space (the spaces come from each estimator's
+``search_space``, whose ranges live in the parameter table). optuna is imported when used."""
 
 from __future__ import annotations
 
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
-
-__all__ = ["ADDITIVE_NOISES", "SEARCHED_NOISES", "NOISE_SEARCH_SPACE", "suggest_params", "with_prefix"]
-
-#: The seven normalized additive distributions: the paper's "seven distributions".
-ADDITIVE_NOISES = ("gaussian", "uniform", "laplace", "logistic", "cauchy", "gumbel", "rademacher")
-
-#: The distributions of the default spaces: the finite-variance ones. Cauchy noise lost
-#: every trial of our tuning runs and diverges at moderate scales.
-SEARCHED_NOISES = tuple(n for n in ADDITIVE_NOISES if n != "cauchy")
-
-#: The noise part every estimator shares: distribution, scale, and the optimizer's step.
-#: Every parameter here acts whatever the values of the others, so no two points of a
-#: space are the same model: Monte-Carlo inference (``inference_noise`` and the
-#: parameters that act only under it) is off by default and left out.
-NOISE_SEARCH_SPACE: dict[str, dict[str, object]] = {
-    "optuna": {
-        "noise": CategoricalDistribution(SEARCHED_NOISES),
-        "noise_scale": FloatDistribution(0.01, 1.0, log=True),
-        "lr": FloatDistribution(1e-4, 1e-2, log=True),
-        "weight_decay": FloatDistribution(1e-6, 1e-2, log=True),
-    },
-    "grid": {
-        "noise": ["gaussian", "uniform", "laplace"],
-        "noise_scale": [0.05, 0.1, 0.2, 0.4],
-    },
-}
+__all__ = ["suggest_params"]
 
 
-def with_prefix(space: dict, prefix: str) -> dict:
-    """Prefix every key (e.g. ``'clf__'`` inside a Pipeline), copying grid lists."""
-    return {
-        f"{prefix}{name}": (value if isinstance(value, BaseDistribution) else list(value))
-        for name, value in space.items()
-    }
-
-
-def suggest_params(trial, space: dict[str, BaseDistribution]) -> dict:
+def suggest_params(trial, space: dict) -> dict:
     """Ask an optuna trial for one value of every parameter of an optuna search space.
 
     Parameters
@@ -53,6 +20,8 @@ def suggest_params(trial, space: dict[str, BaseDistribution]) -> dict:
     dict
         Parameter name to suggested value, ready for ``estimator.set_params(**params)``.
     """
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     params = {}
     for name, dist in space.items():
         if isinstance(dist, FloatDistribution):

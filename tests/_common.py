@@ -1,10 +1,28 @@
-"""One place for the cheap estimator settings used by the common checks, and the
-expected failures of scikit-learn's common checks with their reasons."""
+"""One place for the test suite's estimators (the package's own registry), their cheap
+settings for the common checks, and the expected failures of scikit-learn's common checks
+with their reasons."""
 
+import pytest
 import torch
+from sklearn.base import ClassifierMixin, RegressorMixin
 
 from sknoise import NINRClassifier, NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
+from sknoise._runtime._architecture import LogitHead
+from sknoise._runtime._estimator import registered_estimators
 from sknoise.nn._layers import InferenceNoise, monte_carlo
+
+#: Every estimator sknoise defines: a new one joins every test parametrized over these.
+ESTIMATORS = registered_estimators()
+CLASSIFIERS = [cls for cls in ESTIMATORS if issubclass(cls, ClassifierMixin)]
+REGRESSORS = [cls for cls in ESTIMATORS if issubclass(cls, RegressorMixin)]
+#: The classifiers whose network outputs logits (not the EBM's energies).
+LOGIT_CLASSIFIERS = [cls for cls in CLASSIFIERS if isinstance(cls._architecture.classifier_head, LogitHead)]
+
+
+def each(classes):
+    """``pytest.mark.parametrize`` over estimator classes, named by class."""
+    return pytest.mark.parametrize("cls", classes, ids=lambda cls: cls.__name__)
+
 
 # Small and short enough for the ~40 common checks, yet accurate enough for
 # check_classifiers_train (accuracy > 0.83 on its blobs).
@@ -56,6 +74,8 @@ _WEIGHTS_ARE_NOT_EXACT_REPETITIONS = (
     "stochastic mini-batch training: integer weights equal repeated rows in expectation only; "
     "tests/test_weights.py checks it with a tolerance"
 )
+
+assert set(CHECK_PARAMS) == set(ESTIMATORS), "every estimator needs cheap settings for the common checks"
 
 EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
     cls: {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS_ARE_NOT_EXACT_REPETITIONS}

@@ -12,8 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknoise import NoiseRNG, NoiseSpec, apply_noise, make_activation
-from sknoise._ebm import NoisyEBMClassifier
+from sknoise import NoiseRNG, NoiseSpec, NoisyEBMClassifier, apply_noise, make_activation
 from sknoise._runtime._calibration import fit_temperature
 from sknoise.nn._networks import BatchedAutoencoderEnergy, BatchedLinear, OwnClassEnergy
 
@@ -29,8 +28,9 @@ def fast(**params) -> NoisyEBMClassifier:
 
 def module(n_features=5, n_classes=3, hidden=(4,), noise="gaussian", scale=0.0, activation="sigmoid", seed=0):
     torch.manual_seed(seed)
-    return BatchedAutoencoderEnergy(n_features, n_classes, hidden, lambda width: make_activation(activation),
-                                    NoiseSpec.make(noise, scale), NoiseRNG(1, 2))
+    return BatchedAutoencoderEnergy(n_features, n_classes, hidden_layer_sizes=hidden,
+                                    activation=lambda width: make_activation(activation),
+                                    noise=NoiseSpec.make(noise, scale), rng=NoiseRNG(1, 2))
 
 
 # ----------------------------------------------------------------------------- the batched module
@@ -64,31 +64,33 @@ def test_own_class_path_equals_the_dense_energies_and_saves_the_other_classes():
     m = module(n_classes=4).eval()
     x, y = torch.randn(30, 5), torch.tensor([3, 0, 0, 2] * 7 + [3, 3])  # class 1 absent
     dense = m(x)
-    m.targets = y
-    own = m(x)
+    own = m(x, targets=y)
     assert own.shape == dense.shape
     torch.testing.assert_close(own.gather(1, y[:, None]), dense.gather(1, y[:, None]))
     assert torch.isnan(own).sum() == 30 * 3  # the other classes' energies are never computed
 
 
-def test_training_loop_hands_the_labels_to_the_module_and_takes_them_back(iris):
-    from skorch.callbacks import Callback
+def test_training_steps_hand_the_batch_labels_to_the_module_and_validation_steps_do_not(iris):
+    """The generative objective's labels travel with each training batch into forward(); no module state."""
+    calls = []
 
-    class Recorder(Callback):
-        def __init__(self):
-            self.rows = 0
-
-        def on_batch_begin(self, net, batch=None, training=None, **kwargs):
-            # Training batches take their own class's path; validation batches go through all K.
-            assert net.module_.targets is (batch[1] if training else None)
-            self.rows += len(batch[1])
+    def record(module, args, kwargs):
+        calls.append((module.training, kwargs.get("targets")))
 
     X, y = iris
-    recorder = Recorder()
-    clf = fast(max_epochs=2, early_stopping=True, objective="generative", callbacks=[recorder]).fit(X, y)
-    assert recorder.rows == 2 * len(X)  # every training and validation row, each epoch
-    assert clf.net_.module_.targets is None
-    assert clf.predict_proba(X).shape == (len(X), 3)
+    clf = fast(max_epochs=1, early_stopping=True, objective="generative")
+    clf.fit(X, y)
+    clf.net_.module_.register_forward_pre_hook(record, with_kwargs=True)
+    clf.partial_fit(X, y)
+    training = [targets for is_training, targets in calls if is_training]
+    assert training and all(t is not None and t.dtype == torch.long for t in training)
+    assert sum(len(t) for t in training) == len(X)  # every row of the epoch, with its own labels
+    assert not hasattr(clf.net_.module_, "targets")
+    calls.clear()
+    clf.predict_proba(X)
+    assert calls and all(targets is None for _, targets in calls)  # prediction: all K class models
+    joint = fast(max_epochs=1, objective="joint").fit(X, y)
+    assert joint.net_.targets_in_forward is False
 
 
 def test_loss_is_each_rows_own_class_energy():
@@ -299,7 +301,7 @@ def test_default_prediction_is_deterministic(iris):
 
 def test_layer_widths_count_all_class_models():
     clf = fast(hidden_layer_sizes=(16, 4))
-    assert clf._layer_widths(10, 3) == [10, 48, 12, 30, 3]
+    assert clf._architecture.layer_widths(clf, 10, 3) == [10, 48, 12, 30, 3]
 
 
 # ----------------------------------------------------------------------------- CUDA

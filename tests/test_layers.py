@@ -173,8 +173,8 @@ def test_monte_carlo_noise_can_name_another_distribution_and_scale():
     assert torch.equal(run_passes(layer, x, 4, InferenceNoise(None, 0.0)), x[None])
 
 
-def test_layer_not_following_inference_noise_stays_off():
-    layer = NoiseLayer(NoiseSpec.make("dropout", 0.5), NoiseRNG(0, 1), follows_inference_noise=False)
+def test_a_dropout_layer_stays_off_under_monte_carlo_noise():
+    layer = NoiseLayer(NoiseSpec.make("dropout", 0.5), NoiseRNG(0, 1), role="dropout")
     x = torch.randn(20, 3)
     assert torch.equal(run_passes(layer.eval(), x, 3), x[None])
     assert (layer.train()(x) == 0).any()
@@ -188,7 +188,7 @@ def test_a_network_knows_whether_monte_carlo_noise_reaches_it():
         def __init__(self, spec):
             super().__init__(rng)
             self.body = nn.Sequential(nn.Linear(3, 3), ActivationNoise(nn.ReLU(), spec, rng),
-                                      NoiseLayer(NoiseSpec.make("dropout", 0.5), rng, follows_inference_noise=False))
+                                      NoiseLayer(NoiseSpec.make("dropout", 0.5), rng, role="dropout"))
 
         def forward(self, x):
             return self.body(x)

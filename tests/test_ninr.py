@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknoise._ninr import NINRClassifier, ninr_phase
+from sknoise import NINRClassifier, ninr_phase
 from sknoise.nn._layers import NoiseRNG, NoiseSpec
 from sknoise.nn._networks import NINRNet, NoiseInjectionNode
 
@@ -23,7 +23,7 @@ FAST = dict(hidden_layer_sizes=(16,), max_epochs=15, lr=0.01, early_stopping=Fal
 
 def node(width=8, sigma=2.0, init=1.0, noise="gaussian"):
     torch.manual_seed(0)
-    return NoiseInjectionNode(width, NoiseSpec.make(noise, sigma), init, NoiseRNG(1, 2))
+    return NoiseInjectionNode(width, noise=NoiseSpec.make(noise, sigma), init_scale=init, rng=NoiseRNG(1, 2))
 
 
 def test_node_adds_one_scalar_draw_per_row_along_the_niw():
@@ -59,7 +59,8 @@ def test_niw_initialization_scale_and_gradient():
 @pytest.mark.parametrize(("placement", "n_nodes"), [("input", 1), ("all", 3)])
 def test_placement_connects_nodes_to_first_or_every_layer(placement, n_nodes):
     torch.manual_seed(0)
-    net = NINRNet(5, 3, (7, 6), "relu", NoiseSpec.make("gaussian", 1.0), placement, 1.0, NoiseRNG(0, 1))
+    net = NINRNet(5, 3, hidden_layer_sizes=(7, 6), activation="relu", noise=NoiseSpec.make("gaussian", 1.0),
+                  rng=NoiseRNG(0, 1), nin_placement=placement, niw_init_scale=1.0)
     assert [len(nd.niw) for nd in net.nodes] == [7, 6, 3][:n_nodes]
     assert len(net.niw_norms()) == n_nodes
     x = torch.randn(10, 5)

@@ -9,7 +9,7 @@ from sknoise import available_activations, make_activation
 from sknoise.nn._layers import NoiseRNG
 from sknoise.nn._noisy_activations import NOISY_ACTIVATIONS, NoisyHardActivation, hard_sigmoid, hard_tanh
 
-from ._common import run_passes
+from ._common import LOGIT_CLASSIFIERS, run_passes
 
 
 def test_hard_functions_follow_the_paper_not_pytorch():
@@ -106,7 +106,7 @@ def test_schedule_factor_scales_the_noise_constant():
     act = _unit("nani", "tanh").train()
     x = torch.zeros(4000, 3)
     spread = act(x).std()
-    act.rng.train_scale_factor = 0.0
+    act.schedule_factor = 0.0
     assert torch.equal(act(x), x)
     assert spread > 0.03
 
@@ -120,7 +120,7 @@ def iris():
     return StandardScaler().fit_transform(X), y
 
 
-ESTIMATORS = ["NoisyMLPClassifier", "NINRClassifier"]
+ESTIMATORS = [cls.__name__ for cls in LOGIT_CLASSIFIERS]
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)

@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from sknoise import NINRClassifier, NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
+from sknoise import NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
 from sknoise._runtime._preprocessing import TablePreprocessor, smooth_clip
 from sknoise.nn import EmbeddedInput, PeriodicEmbedding
 
-ESTIMATORS = [NoisyMLPClassifier, NINRClassifier, NoisyEBMClassifier, NoisyMLPRegressor, NINRRegressor]
-estimators = pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
+from ._common import ESTIMATORS, each
+
+estimators = each(ESTIMATORS)
 FAST = dict(hidden_layer_sizes=(16,), max_epochs=60, lr=0.01, random_state=0)
 
 

@@ -12,13 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import sknoise
-
-ESTIMATORS = [
-    getattr(sknoise, name)
-    for name in ("NoisyMLPClassifier", "NINRClassifier", "NoisyEBMClassifier")
-    if hasattr(sknoise, name)
-]
+from ._common import CLASSIFIERS as ESTIMATORS
 
 LABEL_SETS = {
     "int": lambda k: np.arange(k) * 3 - 2,  # negative and non-contiguous

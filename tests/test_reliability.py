@@ -27,16 +27,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
-import sknoise
 from sknoise import TrainingDivergedError, TrainingDivergedWarning
 
-# Picked up at import time, so NoisyEBMClassifier joins as soon as sknoise exports it.
-ESTIMATORS = [
-    getattr(sknoise, name)
-    for name in ("NoisyMLPClassifier", "NINRClassifier", "NoisyEBMClassifier")
-    if hasattr(sknoise, name)
-]
-by_name = pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
+from ._common import CLASSIFIERS as ESTIMATORS
+from ._common import each
+
+by_name = each(ESTIMATORS)
 
 FAST = dict(hidden_layer_sizes=(8,), max_epochs=3, early_stopping=False, random_state=0)
 # Cauchy noise this large makes the loss overflow within a few SGD steps.

@@ -41,7 +41,7 @@ def test_noise_layer_reads_the_schedule_factor_in_training_only():
     layer = NoiseLayer(NoiseSpec.make("gaussian", 1.0), rng).train()
     x = torch.zeros(20000)
     full = layer(x).std()
-    rng.train_scale_factor = 0.25
+    layer.schedule_factor = 0.25
     assert layer(x).std() == pytest.approx(0.25 * float(full), rel=0.05)
     from ._common import run_passes
 
@@ -63,7 +63,8 @@ def test_estimators_record_the_annealed_noise_scale(estimator):
         early_stopping=False, random_state=0,
     ).fit(X, y)
     np.testing.assert_allclose(clf.history_[:, "noise_scale"], [0.4, 0.3, 0.2, 0.1, 0.0])
-    assert clf.net_.module_.noise_rng.train_scale_factor == 0.0
+    sources = [s for s in clf.net_.module_.noise_sources() if s.follows_schedule]
+    assert sources and all(s.schedule_factor == 0.0 for s in sources)
     # A constant schedule installs no scheduler, so nothing is recorded.
     constant = getattr(sknoise, estimator)((8,), noise_scale=0.4, max_epochs=5, early_stopping=False, random_state=0)
     assert "noise_scale" not in constant.fit(X, y).history_[-1]

@@ -15,10 +15,11 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknoise import NINRClassifier, NoisyEBMClassifier, NoisyMLPClassifier, suggest_params
+from sknoise import NoisyMLPClassifier, suggest_params
+
+from ._common import CLASSIFIERS as ESTIMATORS
 
 ROOT = Path(__file__).resolve().parents[1]
-ESTIMATORS = [NoisyMLPClassifier, NINRClassifier, NoisyEBMClassifier]
 
 
 @pytest.fixture(scope="module")

@@ -35,8 +35,10 @@ from sknoise import (
     TrainingDivergedWarning,
 )
 
-ESTIMATORS = [NoisyMLPClassifier, NINRClassifier, NoisyEBMClassifier]
-by_name = pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
+from ._common import CLASSIFIERS as ESTIMATORS
+from ._common import each
+
+by_name = each(ESTIMATORS)
 FAST = dict(hidden_layer_sizes=(8,), max_epochs=3, early_stopping=False, random_state=0)
 
 
@@ -166,7 +168,7 @@ def test_W6_a_schedule_leaves_the_dropout_rate_alone(iris):
     clf = NoisyMLPClassifier((8,), dropout=0.5, noise_schedule="linear", max_epochs=2,
                              early_stopping=False, random_state=0).fit(X, y)
     module = clf.net_.module_.train()
-    clf.net_.module_.noise_rng.train_scale_factor = 0.0  # the schedule's last value
+    clf.net_.module_.set_schedule_factor(0.0)  # the schedule's last value
     h = torch.ones(1000, 8)
     dropout = [m for m in module.modules() if isinstance(m, sknoise.NoiseLayer)
                and m.train_noise.distribution.name == "dropout"][0]

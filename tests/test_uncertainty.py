@@ -9,7 +9,7 @@ from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from sknoise import NINRClassifier, NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
+from sknoise import NoisyEBMClassifier, NoisyMLPClassifier
 from sknoise.metrics import (
     area_under_risk_coverage,
     brier_score,
@@ -21,9 +21,11 @@ from sknoise.metrics import (
 )
 from sknoise.nn import BatchedLinear
 
-ESTIMATORS = [NoisyMLPClassifier, NINRClassifier, NoisyEBMClassifier, NoisyMLPRegressor, NINRRegressor]
-estimators = pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
-CLASSIFIERS = pytest.mark.parametrize("cls", ESTIMATORS[:3], ids=lambda cls: cls.__name__)
+from ._common import CLASSIFIERS as _CLASSIFIERS
+from ._common import ESTIMATORS, each
+
+estimators = each(ESTIMATORS)
+CLASSIFIERS = each(_CLASSIFIERS)
 
 
 def data(cls, n=600):

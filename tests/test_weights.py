@@ -11,12 +11,12 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknoise import NINRClassifier, NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
+from sknoise import NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
 
-CLASSIFIERS = [NoisyMLPClassifier, NINRClassifier, NoisyEBMClassifier]
-ESTIMATORS = [*CLASSIFIERS, NoisyMLPRegressor, NINRRegressor]
-classifiers = pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda cls: cls.__name__)
-estimators = pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
+from ._common import CLASSIFIERS, ESTIMATORS, each
+
+classifiers = each(CLASSIFIERS)
+estimators = each(ESTIMATORS)
 
 
 @pytest.fixture(scope="module")

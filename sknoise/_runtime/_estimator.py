@@ -1,8 +1,11 @@
 """Machinery shared by every sknoise estimator: validation, training and inference.
 
-:class:`NoisyNetEstimator` knows nothing of the task. The task layers in ``_tasks``
-(classification and regression) add target encoding, the loss, how the T passes
-reduce and ``score``; an estimator adds its network module and its own callbacks.
+:class:`NoisyNetEstimator` knows nothing of the task nor of the network. The task
+layers in ``_tasks`` (classification and regression) add target encoding, the loss, how
+the T passes reduce and ``score``; an :class:`~._architecture.Architecture` builds the
+network and says what it needs; the parameter table (``_params``) says which parameters
+an estimator has, their constraints, documentation and lifecycles. A leaf estimator is a
+task layer, an architecture and an explicit ``__init__`` signature.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ import math
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
-from numbers import Integral, Real
+from numbers import Integral
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -21,7 +24,6 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     _check_y,
@@ -32,24 +34,25 @@ from sklearn.utils.validation import (
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
-from torch.distributions import Distribution
 
-from .._search import NOISE_SEARCH_SPACE, with_prefix
-from ..nn._activations import available_activations, make_activation
-from ..nn._inference import PRECISIONS, plan_chunks, predict_passes
+from ..nn._inference import plan_chunks, predict_passes
 from ..nn._layers import InferenceNoise, NoiseRNG, NoiseSpec, NoisyModule
 from ..nn._networks import EmbeddedInput, MemberMean, PeriodicEmbedding
-from ..nn._noise import MULTIPLICATIVE_NOISES, available_noises, get_noise
+from ..nn._noise import MULTIPLICATIVE_NOISES, get_noise
+from ._architecture import Architecture, hidden_sizes
 from ._data import Rows, largest_magnitude
 from ._net import (
     BestEpoch,
     LastGoodEpoch,
+    TransientState,
     print_plain,
     restore_training_state,
+    set_verbose,
     snapshot_training_state,
 )
-from ._preprocessing import NUMERIC_SCALINGS, TablePreprocessor, embedding_width
-from ._schedules import LR_SCHEDULES, NOISE_SCHEDULES, LRScheduler, NoiseScheduler
+from ._params import OPTIMIZERS, constraints, names_with, optuna_space, parameter_names, search_ranges, with_prefix
+from ._preprocessing import FeatureLayout, TablePreprocessor, embedding_width
+from ._schedules import LRScheduler, NoiseScheduler
 from ._validation import (
     check_callbacks,
     check_device,
@@ -60,19 +63,18 @@ from ._validation import (
     column_names,
 )
 
-__all__ = ["NoisyNetEstimator", "store_init_params", "CHECK_ROWS"]
-
-_OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
-
-_NOISE_CONSTRAINT = [StrOptions(set(available_noises())), callable, Distribution, None]
+__all__ = ["NoisyNetEstimator", "store_init_params", "registered_estimators", "CHECK_ROWS"]
 
 # Rows the checks after fit look at (collapse warning); evenly spaced, deterministic.
 CHECK_ROWS = 2000
+
+#: The estimator classes sknoise defines, in the order they were defined.
+_REGISTRY: list[type] = []
+
+
+def registered_estimators() -> list[type]:
+    """Every estimator class sknoise defines (one registry for the package and its tests)."""
+    return list(_REGISTRY)
 
 
 @contextmanager
@@ -81,9 +83,8 @@ def cpu_settings(n_threads: int | None) -> Iterator[None]:
     denormal floats flushed to zero, then restore both.
 
     Weights and activations that decay into the denormal range make CPU matrix products
-    several times slower (``benchmarks/bench_scale.py``: the 10^6-row fit took 36.5 s
-    at the commit before flushing, 13.3 s with it); flushing changes results only below
-    1e-38.
+    several times slower (the README's Scale section, from ``benchmarks/bench_scale.py``);
+    flushing changes results only below 1e-38.
     """
     before = torch.get_num_threads()
     change_threads = n_threads is not None and n_threads != before
@@ -113,78 +114,44 @@ def store_init_params(estimator: BaseEstimator, init_locals: dict) -> None:
 class NoisyNetEstimator(BaseEstimator):
     """Base class of the sknoise estimators (not for direct use).
 
-    Subclasses declare all their parameters in ``__init__`` (scikit-learn introspects
-    it), store them with :func:`store_init_params`, and provide the network
-    (:meth:`_build_module`, :meth:`_layer_widths`). A task layer provides the target
-    handling, the loss and the reduction of the passes. Everything else lives here
-    once: validation of data and parameters, seeding, the skorch training loop, early
-    stopping, partial_fit, divergence handling and memory-bounded Monte-Carlo
-    inference.
+    A leaf estimator names its architecture (``_architecture``) and lists its
+    parameters in an explicit ``__init__`` signature (scikit-learn introspects it), whose
+    body stores them with :func:`store_init_params`; its parameter constraints come from
+    the parameter table. A task layer provides the target handling, the loss and the
+    reduction of the passes. Everything else lives here once: validation of data and
+    parameters, seeding, the skorch training loop, early stopping, partial_fit,
+    divergence handling and memory-bounded Monte-Carlo inference.
 
     Fitting is all or nothing: a ``fit`` that raises leaves the estimator unfitted, a
     ``partial_fit`` that raises leaves the model it had before the call.
     """
 
-    _parameter_constraints: dict = {
-        "noise": _NOISE_CONSTRAINT,
-        "noise_scale": [Interval(Real, 0, None, closed="left")],
-        "inference_noise": [StrOptions({"same"}), *_NOISE_CONSTRAINT],
-        "inference_noise_scale": [Interval(Real, 0, None, closed="left"), None],
-        "n_inference_samples": [Interval(Integral, 1, None, closed="left")],
-        "inference_memory_mb": [Interval(Real, 0, None, closed="neither"), None],
-        # Every estimator has an architecture of hidden layers with an activation.
-        "hidden_layer_sizes": [tuple, list, Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(available_activations())), callable],
-        "noise_schedule": [StrOptions(set(NOISE_SCHEDULES)), callable],
-        "noise_schedule_end": [Interval(Real, 0, None, closed="left")],
-        "noise_schedule_epochs": [Interval(Integral, 1, None, closed="left"), None],
-        "activation_mixing": [Interval(Real, None, None, closed="neither"), None],
-        "activation_noise_constant": [Interval(Real, 0, None, closed="left"), None],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "beta2": [Interval(Real, 0, 1, closed="neither")],
-        "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "device": [str, torch.device],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "callbacks": [list, None],
-        "on_divergence": [StrOptions({"raise", "warn"})],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
-        "precision": [StrOptions(set(PRECISIONS))],
-        "preprocessing": [StrOptions({"auto"}), None],
-        "n_members": [Interval(Integral, 1, None, closed="left")],
-        "numeric_scaling": [StrOptions(set(NUMERIC_SCALINGS))],
-    }
+    #: The network (None on the task layers, which are not estimators of their own).
+    _architecture: ClassVar[Architecture | None] = None
+    #: Derived from the parameter table for every leaf estimator (see __init_subclass__).
+    _parameter_constraints: ClassVar[dict] = {}
+    #: The skorch net class (a classifier's or a regressor's).
+    _net_class: type
+    #: Keyword arguments of ``validate_data`` for the targets (multi_output, y_numeric).
+    _target_validation: ClassVar[dict] = {}
 
-    #: Whether high-cardinality categories get learned embeddings (``max_onehot``); the
-    #: EBM, which reconstructs its inputs, one-hot encodes every category instead.
-    _embeds_categories = True
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls._architecture is None:
+            return
+        cls._parameter_constraints = constraints(cls._parameter_names())
+        if cls.__module__.startswith("sknoise.") and cls not in _REGISTRY:
+            _REGISTRY.append(cls)
 
-    #: Training parameters a later ``partial_fit`` applies to the trained network.
-    _PARTIAL_FIT_APPLIES = (
-        "lr", "weight_decay", "momentum", "beta2", "noise", "noise_scale", "batch_size", "on_divergence",
-        "class_weight", "calibration", "precision",
-    )
-    #: Parameters partial_fit does not read (fit or prediction does), free to change between calls.
-    _NOT_READ_BY_PARTIAL_FIT = (
-        "max_epochs", "early_stopping", "validation_fraction", "n_iter_no_change", "tol", "lr_schedule",
-        "inference_noise", "inference_noise_scale", "n_inference_samples", "inference_memory_mb", "energy_aggregate",
-        "inference_dropout", "n_threads",
-    )
+    @classmethod
+    def _task_groups(cls) -> tuple[str, ...]:
+        """The parameter groups of the task layer."""
+        return ()
 
-    #: Estimator-specific additions to NOISE_SEARCH_SPACE, keyed "optuna" and "grid".
-    _search_space_extra: dict = {"optuna": {}, "grid": {}}
-
-    #: History keys left out of the printed epoch table (lists print badly).
-    _history_keys_not_printed: tuple[str, ...] = ()
+    @classmethod
+    def _parameter_names(cls) -> list[str]:
+        """This estimator's parameters, from the table: the shared ones, the task's and the architecture's."""
+        return parameter_names(("base", *cls._task_groups(), *cls._architecture.groups))
 
     @classmethod
     def search_space(cls, kind: str = "optuna", prefix: str = "") -> dict:
@@ -216,30 +183,12 @@ class NoisyNetEstimator(BaseEstimator):
         >>> grid["clf__noise_scale"]
         [0.05, 0.1, 0.2, 0.4]
         """
-        if kind not in NOISE_SEARCH_SPACE:
-            raise ValueError(f"kind must be one of {sorted(NOISE_SEARCH_SPACE)}; got {kind!r}.")
-        return with_prefix({**NOISE_SEARCH_SPACE[kind], **cls._search_space_extra[kind]}, prefix)
-
-    # ----------------------------------------------------------------- network API
-    @abstractmethod
-    def _build_module(self, n_features: int, n_outputs: int, rng: NoiseRNG) -> nn.Module:
-        """Return the network, a :class:`~sknoise.NoisyModule` built around ``rng``."""
-
-    @abstractmethod
-    def _layer_widths(self, n_features: int, n_outputs: int) -> list[int]:
-        """Per-row widths of the input, hidden and output tensors, for inference memory planning."""
-
-    def _extra_callbacks(self) -> list:
-        """The estimator's own callbacks, run before the shared ones."""
-        return []
-
-    def _check_batches(self, n_train_rows: int, batch_size: int) -> None:
-        """Checks of the mini-batches the network can take (batch norm needs two rows)."""
+        if kind not in ("optuna", "grid"):
+            raise ValueError(f"kind must be one of ['grid', 'optuna']; got {kind!r}.")
+        ranges = search_ranges(cls, cls._parameter_names(), kind)
+        return with_prefix(optuna_space(ranges) if kind == "optuna" else ranges, prefix)
 
     # ----------------------------------------------------------------- task API
-    #: Keyword arguments of ``validate_data`` for the targets (multi_output, y_numeric).
-    _target_validation: dict = {}
-
     @abstractmethod
     def _validate_targets(self, y) -> np.ndarray:
         """Check ``y`` for the task."""
@@ -252,7 +201,7 @@ class NoisyNetEstimator(BaseEstimator):
     def _encode_targets(self, y: np.ndarray) -> torch.Tensor:
         """``y`` as the tensor the loss takes."""
 
-    def _training_weights(self, y: torch.Tensor, w: torch.Tensor | None, whole_fit: bool) -> torch.Tensor | None:
+    def _training_weights(self, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor | None:
         """The weights the loss uses: the sample weights, times the class weights of a classifier."""
         return w
 
@@ -265,6 +214,10 @@ class NoisyNetEstimator(BaseEstimator):
         """The training loss, ``criterion(module_output, y)``, one value per row (``reduction='none'``)."""
 
     @abstractmethod
+    def _combine_members(self) -> Callable | None:
+        """How the validation loss combines ensemble members' outputs (None: the members' mean loss)."""
+
+    @abstractmethod
     def _per_pass(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
         """Named values of each pass, from the ``(passes, rows, ...)`` output."""
 
@@ -272,19 +225,15 @@ class NoisyNetEstimator(BaseEstimator):
     def _pass_kinds(self) -> dict[str, str]:
         """How :meth:`_per_pass`'s values reduce over the passes (see PassStatistics)."""
 
-    #: The skorch net class (a classifier's or a regressor's).
-    _net_class: type
-
-    def _combine_members(self) -> Callable | None:
-        """How the validation loss combines ensemble members' outputs (None: the members' mean loss)."""
-        return None
+    def _check_incremental(self) -> None:
+        """Refuse settings that ``partial_fit`` cannot honour (a classifier's 'balanced' class weights)."""
 
     def _stratify(self, y: torch.Tensor) -> np.ndarray | None:
         """Labels to stratify the validation split by, or None."""
         return None
 
     def _net_arguments(self, module: nn.Module) -> dict:
-        """Task- and estimator-specific arguments of the skorch net built around ``module``."""
+        """Task-specific arguments of the skorch net built around ``module``."""
         return {}
 
     def _after_training(self, train: Rows, valid: Rows | None) -> None:
@@ -299,15 +248,11 @@ class NoisyNetEstimator(BaseEstimator):
         """``score`` on already validated rows (sample-weighted)."""
 
     # ----------------------------------------------------------------- parameters
-    @property
-    def _hidden_sizes(self) -> tuple[int, ...]:
-        sizes = self.hidden_layer_sizes
-        return (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
-
     def _check_params(self) -> None:
-        """Checks the constraint table cannot express; subclasses extend it."""
+        """Checks the constraint table cannot express, then the architecture's own."""
         check_no_booleans_as_numbers(self)
-        if any(not isinstance(s, Integral) or s < 1 for s in self._hidden_sizes):
+        sizes = hidden_sizes(self)
+        if any(not isinstance(s, Integral) or s < 1 for s in sizes):
             raise ValueError(f"hidden_layer_sizes must hold positive integers; got {self.hidden_layer_sizes!r}.")
         check_optimizer(self.optimizer)
         if str(self.device) != "auto":
@@ -323,24 +268,26 @@ class NoisyNetEstimator(BaseEstimator):
                     raise ValueError(
                         f"With {name}={value!r} the noise scale is a drop rate and must lie in [0, 1); got {scale!r}."
                     )
+        self._architecture.check_params(self)
 
     def _validate_hyperparameters(self) -> None:
         self._validate_params()  # scikit-learn's check of _parameter_constraints
         self._check_params()
 
     def _check_unchanged_network(self) -> None:
-        """A later partial_fit goes on with the trained network: its defining parameters must not change."""
-        free = {*self._PARTIAL_FIT_APPLIES, *self._NOT_READ_BY_PARTIAL_FIT}
+        """A later partial_fit goes on with the trained network: the parameters that fix it must not change."""
+        names = self._parameter_names()
         changed = [
             name
-            for name, value in self.get_params(deep=False).items()
-            if name not in free and not (value is self._fit_params_[name] or _equal(value, self._fit_params_[name]))
+            for name in names_with(names, "network")
+            if not (getattr(self, name) is self._fit_params_[name] or _equal(getattr(self, name),
+                                                                               self._fit_params_[name]))
         ]
         if changed:
             raise ValueError(
                 f"partial_fit continues the trained network, but {', '.join(changed)} changed since it was built; "
                 "call fit to train a new one (partial_fit applies new values of "
-                f"{', '.join(self._PARTIAL_FIT_APPLIES)})."
+                f"{', '.join(names_with(names, 'training'))})."
             )
 
     # ----------------------------------------------------------------- validation
@@ -380,7 +327,7 @@ class NoisyNetEstimator(BaseEstimator):
 
     def _preprocess(self, X, reset: bool) -> torch.Tensor:
         if reset:
-            max_onehot = self.max_onehot if self._embeds_categories else None
+            max_onehot = self.max_onehot if self._architecture.embeds_inputs else None
             self.preprocessor_ = TablePreprocessor(self.numeric_scaling, max_onehot)
             return torch.from_numpy(self.preprocessor_.fit_transform(X))
         return torch.from_numpy(self.preprocessor_.transform(X))
@@ -397,10 +344,10 @@ class NoisyNetEstimator(BaseEstimator):
             raise ValueError("sample_weight sums to zero: at least one row must have a positive weight.")
         return w
 
-    def _rows(self, X: torch.Tensor, y: np.ndarray, w: np.ndarray | None, whole_fit: bool) -> Rows:
+    def _rows(self, X: torch.Tensor, y: np.ndarray, w: np.ndarray | None) -> Rows:
         y_enc = self._encode_targets(y)
         w = None if w is None else torch.from_numpy(w.astype(np.float32))
-        return Rows(X, y_enc, self._training_weights(y_enc, w, whole_fit))
+        return Rows(X, y_enc, self._training_weights(y_enc, w))
 
     def _to_float32(self, X: np.ndarray) -> torch.Tensor:
         check_float32_range(X, column_names(self, X.shape[1]))
@@ -410,16 +357,6 @@ class NoisyNetEstimator(BaseEstimator):
         return torch.from_numpy(array)
 
     # ----------------------------------------------------------------- training
-    def _activation_factory(self, rng: NoiseRNG) -> Callable[[int], nn.Module]:
-        """``factory(width)`` builds the ``activation`` of a layer of that width."""
-        return partial(
-            make_activation,
-            self.activation,
-            rng=rng,
-            mixing=self.activation_mixing,
-            noise_constant=self.activation_noise_constant,
-        )
-
     def _resolve_device(self) -> str:
         device = str(self.device)
         if device == "auto":
@@ -435,7 +372,7 @@ class NoisyNetEstimator(BaseEstimator):
         return device
 
     def _optimizer_settings(self) -> dict:
-        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
+        optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
         settings = {"optimizer": optimizer, "lr": self.lr, "optimizer__weight_decay": self.weight_decay}
         if optimizer in (torch.optim.SGD, torch.optim.RMSprop):
             settings["optimizer__momentum"] = self.momentum
@@ -445,13 +382,15 @@ class NoisyNetEstimator(BaseEstimator):
 
     def _divergence_settings(self) -> str:
         """The settings quoted when training diverges."""
-        return f"noise={self.noise!r}, noise_scale={self.noise_scale!r}, optimizer={self.optimizer!r}, lr={self.lr!r}"
+        own = self._architecture.settings(self)
+        return (f"noise={self.noise!r}, noise_scale={self.noise_scale!r}, optimizer={self.optimizer!r}, "
+                f"lr={self.lr!r}" + (f", {own}" if own else ""))
 
     def _schedule_epochs(self) -> int:
         return self.max_epochs if self.noise_schedule_epochs is None else self.noise_schedule_epochs
 
     def _callbacks(self, input_magnitude: float) -> list:
-        callbacks = [*self._extra_callbacks()]
+        callbacks = [*self._architecture.callbacks(self)]
         callbacks.append(
             ("last_good_epoch", LastGoodEpoch(self._divergence_settings(), self.on_divergence, input_magnitude))
         )
@@ -468,6 +407,16 @@ class NoisyNetEstimator(BaseEstimator):
             min_epochs = self._schedule_epochs() if scheduled else 0
             callbacks.append(("best_epoch", BestEpoch(self.n_iter_no_change, self.tol, min_epochs)))
         return callbacks + list(self.callbacks or [])
+
+    def _keys_not_printed(self) -> list[str]:
+        return ["batches", *self._architecture.history_keys_not_printed]
+
+    def _print_log(self) -> dict:
+        """skorch's epoch table: printed plainly when verbose, left out (never formatted) otherwise."""
+        if not self.verbose:
+            return {"callbacks__print_log": None}
+        return {"callbacks__print_log__sink": print_plain,
+                "callbacks__print_log__keys_ignored": self._keys_not_printed()}
 
     def _batch_size(self, n_rows: int) -> int:
         return min(256, n_rows) if self.batch_size == "auto" else self.batch_size
@@ -491,51 +440,48 @@ class NoisyNetEstimator(BaseEstimator):
         train, valid = train_test_split(np.arange(n), test_size=n_valid, stratify=labels, random_state=self._seeds_[4])
         return rows.subset(np.sort(train)), rows.subset(np.sort(valid))
 
-    def _initialize(self, X: torch.Tensor, n_train_rows: int) -> None:
-        """Build the network and its skorch net (fitted attributes ``net_`` and co.)."""
-        init_seed, shuffle_seed, train_seed, infer_seed, _ = self._seeds_
-        rng = NoiseRNG(train_seed, infer_seed)
+    def _input_layout(self, n_features: int) -> FeatureLayout:
+        """What each input column of the network holds (all numbers without the built-in preprocessing)."""
+        if self.preprocessor_ is None:
+            return FeatureLayout.all_numeric(n_features)
+        return self.preprocessor_.layout_
+
+    def _initialize_module(self, n_features: int, rng: NoiseRNG) -> NoisyModule:
+        """Build the network, with its embeddings in front (fitted attribute ``_layer_widths_``)."""
+        layout = self._input_layout(n_features)
         n_outputs = self._n_outputs()
-        # Embedded categorical codes (the last input columns) widen the network's input.
-        cardinalities = [] if self.preprocessor_ is None else self.preprocessor_.embedding_cardinalities_
-        widths = [embedding_width(n) for n in cardinalities]
-        n_dense = X.shape[1] - len(widths)
-        # Without the built-in preprocessing every input column counts as numeric.
-        n_numeric = n_dense if self.preprocessor_ is None else len(self.preprocessor_.scaled_columns_)
-        # Weight initialization draws from torch's global RNG: fork it so that fitting
-        # is reproducible without touching the user's own random state.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(init_seed))
-            numeric = (
-                PeriodicEmbedding(n_numeric) if self._numeric_embedding() == "periodic" and n_numeric else None
-            )
-            n_inputs = EmbeddedInput.embedded_width(n_dense, widths, numeric)
-            try:
-                module = self._build_module(n_inputs, n_outputs, rng)
-                if widths or numeric is not None:
-                    module = EmbeddedInput(module, n_dense, cardinalities, widths, numeric)
-            except (RuntimeError, MemoryError) as error:
-                raise ValueError(
-                    f"The network could not be built with hidden_layer_sizes={self.hidden_layer_sizes!r} "
-                    f"for {n_inputs} input features and {n_outputs} outputs: {error}"
-                ) from error
+        widths = [embedding_width(n) for n in layout.cardinalities]
+        periodic = self._architecture.embeds_inputs and self.numeric_embedding == "periodic" and layout.numeric
+        numeric = PeriodicEmbedding(len(layout.numeric)) if periodic else None
+        dense = layout.dense if numeric is None else layout.other
+        n_inputs = EmbeddedInput.embedded_width(len(dense), widths, numeric)
+        try:
+            module = self._architecture.build(self, n_inputs, n_outputs, rng)
+            if widths or numeric is not None:
+                module = EmbeddedInput(module, numeric=layout.numeric if numeric is not None else (), dense=dense,
+                                       codes=layout.codes, cardinalities=layout.cardinalities, widths=widths,
+                                       numeric_embedding=numeric)
+        except (RuntimeError, MemoryError) as error:
+            raise ValueError(
+                f"The network could not be built with hidden_layer_sizes={self.hidden_layer_sizes!r} "
+                f"for {n_inputs} input features and {n_outputs} outputs: {error}"
+            ) from error
         if not isinstance(module, NoisyModule):
-            raise TypeError(f"{type(self).__name__}._build_module must return a sknoise.nn.NoisyModule.")
+            raise TypeError(f"{type(self._architecture).__name__}.build must return a sknoise.nn.NoisyModule.")
         # Memory per input row: the members' activations side by side.
-        widths = self._layer_widths(n_inputs, n_outputs)
+        widths = self._architecture.layer_widths(self, n_inputs, n_outputs)
         self._layer_widths_ = [widths[0], *(self.n_members * w for w in widths[1:])]
         self._n_members_ = self.n_members
-        print_log = (
-            {"callbacks__print_log__sink": print_plain,
-             "callbacks__print_log__keys_ignored": ["batches", *self._history_keys_not_printed]}
-            if self.verbose
-            # Silent runs skip the per-epoch table that skorch would format and discard.
-            else {"callbacks__print_log": None}
-        )
+        return module
+
+    def _initialize_net(self, module: NoisyModule, X: torch.Tensor, n_train_rows: int, shuffle_seed: int) -> None:
+        """Build the skorch net around ``module`` (fitted attribute ``net_``)."""
+        criterion = self._criterion()
+        if self.n_members > 1:
+            criterion = MemberMean(criterion, self._combine_members())
         self.net_ = self._net_class(
             module,
-            criterion=self._criterion() if self.n_members == 1 else MemberMean(self._criterion(),
-                                                                                self._combine_members()),
+            criterion=criterion,
             max_epochs=self.max_epochs,
             batch_size=self._batch_size(n_train_rows),
             train_split=None,  # set for each call's data in _train
@@ -544,14 +490,26 @@ class NoisyNetEstimator(BaseEstimator):
             verbose=self.verbose,
             shuffle_seed=int(shuffle_seed),
             precision=self.precision,
-            **print_log,
+            **self._print_log(),
             **self._net_arguments(module),
+            **self._architecture.net_arguments(self),
             **self._optimizer_settings(),
         )
         self.net_.initialize()
 
+    def _initialize(self, X: torch.Tensor, n_train_rows: int) -> None:
+        """Build the network and its skorch net (fitted attributes ``net_`` and co.)."""
+        init_seed, shuffle_seed, train_seed, infer_seed, _ = self._seeds_
+        rng = NoiseRNG(train_seed, infer_seed)
+        # Weight initialization draws from torch's global RNG: fork it so that fitting
+        # is reproducible without touching the user's own random state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(init_seed))
+            module = self._initialize_module(X.shape[1], rng)
+        self._initialize_net(module, X, n_train_rows, shuffle_seed)
+
     def _apply_training_parameters(self) -> None:
-        """Give a trained network the current values of the parameters partial_fit applies."""
+        """Give a trained network the current values of the parameters partial_fit applies (lifecycle 'training')."""
         net = self.net_
         net.lr = self.lr
         for group in net.optimizer_.param_groups:
@@ -566,6 +524,9 @@ class NoisyNetEstimator(BaseEstimator):
         last_good = dict(net.callbacks_)["last_good_epoch"]
         last_good.on_divergence = self.on_divergence
         last_good.settings = self._divergence_settings()
+        if bool(net.verbose) != bool(self.verbose):
+            set_verbose(net, self.verbose, self._keys_not_printed())
+        # batch_size is read by each training call; class_weight by _rows; calibration after training.
 
     def _train(self, rows: Rows, valid: Rows | None, epochs: int | None) -> None:
         with cpu_settings(self.n_threads):
@@ -576,7 +537,7 @@ class NoisyNetEstimator(BaseEstimator):
         net.module_.noise_rng.next_call()
         device = net.device
         net.batch_size = self._batch_size(len(rows))
-        self._check_batches(len(rows), net.batch_size)
+        self._architecture.check_batches(self, len(rows), net.batch_size)
         if valid is not None:
             valid = valid.to(device)
             net.train_split = predefined_split(Dataset(valid.net_input(), valid.y))
@@ -592,7 +553,7 @@ class NoisyNetEstimator(BaseEstimator):
             # Nothing of the training data stays with the model (or its pickle).
             net.train_split = None
             for _, callback in net.callbacks_:
-                if hasattr(callback, "release"):
+                if isinstance(callback, TransientState):
                     callback.release()
             net.module_.eval()
 
@@ -611,7 +572,9 @@ class NoisyNetEstimator(BaseEstimator):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Numeric training data (float, int or bool).
+            Training data: with ``preprocessing='auto'`` any table (numeric,
+            categorical and missing values); with ``preprocessing=None`` numbers that
+            are already scaled.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets: class labels of any type (strings too) for classifiers, numbers
             (one column or several) for regressors.
@@ -632,33 +595,18 @@ class NoisyNetEstimator(BaseEstimator):
         finished epoch without; ``partial_fit`` trains on from there. A ``fit`` that
         raises leaves the estimator unfitted.
         """
-        try:
-            self._validate_hyperparameters()
-            X, y = self._validate_X_y(X, y, reset=True)
-            w = self._validate_sample_weight(sample_weight, X)
-            self._set_targets(y, w)
-            rows = self._rows(X, y, w, whole_fit=True)
-            self._draw_seeds()
-            train, valid = self._split(rows)
-            self._fit_params_ = self.get_params(deep=False)
-            self._initialize(X, len(train))
-            self._train(train, valid, epochs=None)
-            self._after_training(train, valid)
-            self._record_best(valid)
-            self._warn_if_collapsed(train)
-        except BaseException:
-            self._discard_fitted_state()
-            raise
-        return self
+        return self._fit(X, y, sample_weight, incremental=False)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch on every given row, starting from the current weights.
 
-        The current values of the training parameters apply (``lr``, ``weight_decay``,
-        ``momentum``, ``noise``, ``noise_scale``, ``batch_size``, ``on_divergence``,
-        ``class_weight``); changing a parameter that defines the network needs
-        ``fit``. No rows are held out: early stopping belongs to ``fit``. The fitted
-        statistics (class shares, target scaling) come from the first call.
+        The current values of the training parameters apply (lifecycle 'training' in
+        the parameter documentation: ``lr``, ``weight_decay``, ``momentum``, ``beta2``,
+        ``noise``, ``noise_scale``, ``batch_size``, ``on_divergence``, ``precision``,
+        ``verbose``, and a classifier's ``class_weight`` and ``calibration``);
+        changing a parameter that defines the network needs ``fit``. No rows are held
+        out: early stopping belongs to ``fit``. The fitted statistics (class shares,
+        target scaling) come from the first call.
 
         Parameters
         ----------
@@ -674,38 +622,47 @@ class NoisyNetEstimator(BaseEstimator):
         -------
         self
         """
-        if not hasattr(self, "net_"):
-            try:
-                self._validate_hyperparameters()
-                X, y = self._validate_X_y(X, y, reset=True)
-                w = self._validate_sample_weight(sample_weight, X)
-                self._set_targets(y, w, classes)
-                rows = self._rows(X, y, w, whole_fit=False)
-                self._draw_seeds()
-                self._fit_params_ = self.get_params(deep=False)
-                self._initialize(X, len(rows))
-                self._train(rows, None, epochs=1)
-                self._after_training(rows, None)
-                self._record_best(None)
-            except BaseException:
-                self._discard_fitted_state()
-                raise
-            return self
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
+        """``fit`` (a new network, early stopping) or ``partial_fit`` (one epoch; the first call builds the network).
+
+        All or nothing: a new network is discarded when anything raises, a continued one
+        gets back the weights, optimizer state and attributes it had.
+        """
         self._validate_hyperparameters()
-        self._check_unchanged_network()
-        X, y = self._validate_X_y(X, y, reset=False)
-        rows = self._rows(X, y, self._validate_sample_weight(sample_weight, X), whole_fit=False)
-        saved_attributes = dict(vars(self))
-        saved_training = snapshot_training_state(self.net_)
+        if incremental:
+            self._check_incremental()
+        continuing = incremental and self.__sklearn_is_fitted__()
+        if continuing:
+            self._check_unchanged_network()
+            saved_attributes, saved_training = dict(vars(self)), snapshot_training_state(self.net_)
         try:
-            self._apply_training_parameters()
-            self._train(rows, None, epochs=1)
-            self._after_training(rows, None)
-            self._record_best(None)
+            X, y = self._validate_X_y(X, y, reset=not continuing)
+            w = self._validate_sample_weight(sample_weight, X)
+            if not continuing:
+                self._set_targets(y, w, classes)
+            rows = self._rows(X, y, w)
+            if continuing:
+                train, valid = rows, None
+                self._apply_training_parameters()
+            else:
+                self._draw_seeds()
+                train, valid = (rows, None) if incremental else self._split(rows)
+                self._fit_params_ = self.get_params(deep=False)
+                self._initialize(X, len(train))
+            self._train(train, valid, epochs=1 if incremental else None)
+            self._after_training(train, valid)
+            self._record_best(valid)
+            if not incremental:
+                self._warn_if_collapsed(train)
         except BaseException:
-            restore_training_state(self.net_, saved_training)
-            vars(self).clear()
-            vars(self).update(saved_attributes)
+            if continuing:
+                restore_training_state(self.net_, saved_training)
+                vars(self).clear()
+                vars(self).update(saved_attributes)
+            else:
+                self._discard_fitted_state()
             raise
         return self
 
@@ -731,19 +688,11 @@ class NoisyNetEstimator(BaseEstimator):
         The noise may name no distribution at all (``'none'`` is deterministic, but the
         noisy activations carry noise of their own that Monte-Carlo mode turns on).
         """
-        dropout = self._inference_dropout()
+        dropout = self._architecture.inference_dropout(self)
         if self.inference_noise is None or (isinstance(self.inference_noise, str) and self.inference_noise == "none"):
             return InferenceNoise(get_noise("none"), dropout=True) if dropout else None
         same = isinstance(self.inference_noise, str) and self.inference_noise == "same"
         return InferenceNoise(None if same else get_noise(self.inference_noise), self.inference_noise_scale, dropout)
-
-    def _numeric_embedding(self) -> str | None:
-        """How numeric columns reach the network: as they are (None) or ``'periodic'``-ally embedded."""
-        return None
-
-    def _inference_dropout(self) -> bool:
-        """Whether the dropout layers stay on at prediction time (Monte-Carlo dropout)."""
-        return False
 
     def _inference_budget_bytes(self) -> float:
         mb = get_config()["working_memory"] if self.inference_memory_mb is None else self.inference_memory_mb

@@ -18,7 +18,7 @@ import warnings
 
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 from skorch.dataset import get_len, unpack_data
 from skorch.utils import TeeGenerator
 
@@ -26,6 +26,7 @@ from ..nn._inference import autocast
 from ._data import TensorBatches, features_of, weights_of
 
 __all__ = [
+    "TransientState",
     "TensorNetClassifier",
     "TensorNetRegressor",
     "MaxNormConstraint",
@@ -34,6 +35,7 @@ __all__ = [
     "TrainingDivergedError",
     "TrainingDivergedWarning",
     "print_plain",
+    "set_verbose",
     "is_skorch_callback",
     "snapshot_training_state",
     "restore_training_state",
@@ -44,8 +46,8 @@ class _LossBuffer:
     """The batch losses of one epoch, copied into one device tensor as they come.
 
     Keeping one small tensor per batch until the epoch's end fragmented the CPU heap
-    (a 10^6-row fit grew by about 40 KiB a batch); the copy into a preallocated slot
-    does not synchronize with a GPU.
+    (a large fit's memory grew with every batch: benchmarks/results/scale.md); the copy
+    into a preallocated slot does not synchronize with a GPU.
     """
 
     def __init__(self, expected: int) -> None:
@@ -79,6 +81,9 @@ class _TensorDataPath:
         outputs reach the loss and the predictions as float32.
     per_class_batches : bool, default=False
         Training batches take ``batch_size`` rows of each class (:class:`TensorBatches`).
+    targets_in_forward : bool, default=False
+        Training steps call the module with the batch's targets, ``module(X, targets=y)``
+        (the EBM's generative objective sends each row through its own class's model).
     """
 
     # The module is passed as an instance, so `module` holds the same CUDA tensors as
@@ -89,11 +94,12 @@ class _TensorDataPath:
     cuda_dependent_attributes_ = ["module_", "optimizer_", "criterion_", "module", "callbacks", "predict_nonlinearity"]
 
     def __init__(self, *args, shuffle_seed: int = 0, precision: str = "float32", per_class_batches: bool = False,
-                 **kwargs) -> None:
+                 targets_in_forward: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.shuffle_seed = shuffle_seed
         self.precision = precision
         self.per_class_batches = per_class_batches
+        self.targets_in_forward = targets_in_forward
 
     def initialize(self):
         super().initialize()
@@ -132,9 +138,9 @@ class _TensorDataPath:
         self.history.record(prefix + "_batch_count", len(rows))
 
     def _set_mode(self, training: bool) -> None:
-        # skorch sets the mode on every batch, a walk over every submodule (5% of a CPU
-        # fit's time); it only changes between the training and validation loops, or
-        # when a callback changes it.
+        # skorch sets the mode on every batch, a walk over every submodule (a few percent
+        # of a CPU fit: benchmarks/results/mlp_speed.md); it only changes between the
+        # training and validation loops, or when a callback changes it.
         if self.module_.training != training or self.criterion_.training != training:
             self._set_training(training)
 
@@ -142,6 +148,8 @@ class _TensorDataPath:
         """skorch's training step (forward, loss, backward, ``on_grad_computed``); the mode set only if it changed."""
         self._set_mode(True)
         Xi, yi = unpack_data(batch)
+        if self.targets_in_forward:
+            fit_params = {**fit_params, "targets": yi}
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()
@@ -186,6 +194,29 @@ class TensorNetClassifier(_TensorDataPath, NeuralNetClassifier):
 
 class TensorNetRegressor(_TensorDataPath, NeuralNetRegressor):
     """skorch's ``NeuralNetRegressor`` on the tensor-slicing data path."""
+
+
+class TransientState(Callback):
+    """A callback that holds state one training call needs only (weight copies, a batch).
+
+    Subclasses name those attributes in :attr:`transient`: the estimator calls
+    :meth:`release` after every training call, and they never pickle, so nothing of the
+    training data or of a call's working copies stays with the model.
+    """
+
+    #: Attributes dropped by :meth:`release` and left out of pickles.
+    transient: tuple[str, ...] = ()
+
+    def release(self) -> None:
+        """Drop the transient attributes."""
+        for name in self.transient:
+            self.__dict__.pop(name, None)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for name in self.transient:
+            state.pop(name, None)
+        return state
 
 
 class MaxNormConstraint(Callback):
@@ -265,7 +296,7 @@ def _optimizer_tensors(optimizer):
 OUTPUT_CHECK_ROWS = 64
 
 
-class LastGoodEpoch(Callback):
+class LastGoodEpoch(TransientState):
     """Keep the network at its last good, finished epoch.
 
     The weights and optimizer state of the last finished epoch are copied at its end
@@ -291,6 +322,8 @@ class LastGoodEpoch(Callback):
         The largest absolute value in the training data, quoted when it is large.
     """
 
+    transient = ("_last_inputs", "state_")
+
     def __init__(self, settings: str, on_divergence: str = "raise", input_magnitude: float = 0.0) -> None:
         self.settings = settings
         self.on_divergence = on_divergence
@@ -305,7 +338,7 @@ class LastGoodEpoch(Callback):
             self._last_inputs = features_of(batch[0])
 
     def on_epoch_end(self, net, **kwargs) -> None:
-        inputs = self.__dict__.pop("_last_inputs", None)
+        inputs, self._last_inputs = getattr(self, "_last_inputs", None), None
         for row in net.history[-1]["batches"]:
             for key in ("train_loss", "valid_loss"):
                 if not math.isfinite(row.get(key, 0.0)):
@@ -356,13 +389,8 @@ class LastGoodEpoch(Callback):
             restore_training_state(net, self.state_)
         self.release()
 
-    def release(self) -> None:
-        """Drop what only one training call needs (a weight copy, a view of the last batch)."""
-        self.__dict__.pop("_last_inputs", None)
-        self.__dict__.pop("state_", None)
 
-
-class BestEpoch(Callback):
+class BestEpoch(TransientState):
     """Early stopping on the validation loss, restoring the weights of the best epoch.
 
     An epoch improves when its validation loss is below ``best * (1 - tol)``. Training
@@ -384,6 +412,8 @@ class BestEpoch(Callback):
     best_loss_ : float
         Its validation loss.
     """
+
+    transient = ("best_state_",)
 
     def __init__(self, patience: int, tol: float, min_epochs: int = 0) -> None:
         self.patience = patience
@@ -412,10 +442,6 @@ class BestEpoch(Callback):
             net.module_.load_state_dict(self.best_state_)
         self.release()
 
-    def release(self) -> None:
-        """Drop the best epoch's weight copy once it has been restored."""
-        self.__dict__.pop("best_state_", None)
-
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -423,6 +449,19 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def print_plain(text: str) -> None:
     """Print skorch's epoch table without its ANSI colour codes (logs and notebooks show them raw)."""
     print(_ANSI.sub("", text))
+
+
+def set_verbose(net, verbose: int, keys_ignored: list[str]) -> None:
+    """Turn a built net's epoch table on or off (``verbose``), as a new net would have it.
+
+    A silent net has no ``print_log`` callback at all (it would format a table per epoch
+    and discard it); skorch keeps it last among the callbacks.
+    """
+    callbacks = [(name, callback) for name, callback in net.callbacks_ if name != "print_log"]
+    if verbose:
+        callbacks.append(("print_log", PrintLog(sink=print_plain, keys_ignored=keys_ignored).initialize()))
+    net.callbacks_ = callbacks
+    net.verbose = verbose
 
 
 def is_skorch_callback(entry) -> bool:

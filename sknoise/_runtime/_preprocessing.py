@@ -11,18 +11,23 @@ which, and writes the one step scikit-learn lacks (smooth clipping).
   scale (its median, or its mean for ``'standard'``), and every column that had
   missing values in ``fit`` gets a missing-indicator. Scaling first and filling a
   constant after spares the median imputation (scikit-learn's is a masked-array
-  median: 12 s of a 10^6 x 50 table, against 2.8 s for the robust scaler's
-  quantiles). A column with no observed value in ``fit`` keeps only its indicator;
+  median, several times slower than the robust scaler's quantiles on large tables:
+  the README's Scale section, from ``benchmarks/bench_scale.py``). A column with no
+  observed value in ``fit`` keeps only its indicator;
 - categorical columns (pandas ``category``, ``object``, ``string`` and ``bool``
   dtypes): a missing value is a category of its own; up to ``max_onehot`` categories
   are one-hot encoded, columns with more become integer codes for a learned embedding
   (code 0 is reserved for categories never seen in ``fit``). Unknown categories at
   prediction time are all-zero one-hot rows or code 0, never an error.
 
-The output is one float32 table: the dense features first, then the embedding codes.
+The output is one float32 table; its :class:`FeatureLayout` (``layout_``) says which
+columns hold the scaled numbers, which other dense features (indicators, one-hot) and
+which the embedding codes, so that the network's embeddings never assume an order.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -38,12 +43,44 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-__all__ = ["NUMERIC_SCALINGS", "TablePreprocessor", "smooth_clip", "embedding_width"]
+__all__ = ["NUMERIC_SCALINGS", "FeatureLayout", "TablePreprocessor", "smooth_clip", "embedding_width"]
 
 NUMERIC_SCALINGS = ("robust", "quantile", "standard")
 #: Rows the transformers see at a time when a table is turned into features.
 _BLOCK_ROWS = 1 << 16
 _MISSING = "__missing__"
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    """What each column of the network's input holds.
+
+    Attributes
+    ----------
+    numeric : tuple of int
+        Columns of scaled numbers (what a numeric embedding embeds).
+    other : tuple of int
+        Other dense features (missing indicators, one-hot categories).
+    codes : tuple of int
+        Integer codes of embedded categorical columns (0: unseen in ``fit``).
+    cardinalities : tuple of int
+        Number of codes of each code column.
+    """
+
+    numeric: tuple[int, ...]
+    other: tuple[int, ...] = ()
+    codes: tuple[int, ...] = ()
+    cardinalities: tuple[int, ...] = ()
+
+    @classmethod
+    def all_numeric(cls, n_features: int) -> FeatureLayout:
+        """Every column a number (the network's input without the built-in preprocessing)."""
+        return cls(tuple(range(n_features)))
+
+    @property
+    def dense(self) -> tuple[int, ...]:
+        """Every column that is not a code, in order."""
+        return tuple(sorted(self.numeric + self.other))
 
 
 def smooth_clip(z: np.ndarray, bound: float = 3.0, in_place: bool = False) -> np.ndarray:
@@ -144,8 +181,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         The numeric columns with an observed value in ``fit`` (the scaled features).
     embedding_cardinalities_ : list of int
         For each embedded column, the number of codes (categories plus the reserved 0).
-    n_dense_ : int
-        Number of dense output features, before the embedding codes.
+    layout_ : FeatureLayout
+        Which output columns are scaled numbers, other dense features and embedding codes.
     """
 
     def __init__(self, numeric_scaling: str = "robust", max_onehot: int | None = 9) -> None:
@@ -211,8 +248,18 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         self.embedding_cardinalities_ = (
             [len(c) + 1 for c in self.steps_[-1][1][-1].categories_] if embedded else []
         )
-        self.n_dense_ = sum(width for *_, width in self.steps_) - len(embedded)
+        self.layout_ = self._layout()
         return frame
+
+    def _layout(self) -> FeatureLayout:
+        columns = {"numeric": [], "other": [], "codes": []}
+        start = 0
+        for name, _, _, width in self.steps_:
+            part = "numeric" if name == "numeric" else "codes" if name == "codes" else "other"
+            columns[part] += range(start, start + width)
+            start += width
+        return FeatureLayout(*(tuple(columns[k]) for k in ("numeric", "other", "codes")),
+                             tuple(self.embedding_cardinalities_))
 
     def _features(self, frame: pd.DataFrame) -> np.ndarray:
         """The network features of a validated table, written block by block of rows.
@@ -228,9 +275,9 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
             block = frame.iloc[begin:begin + _BLOCK_ROWS]
             for (_, transformer, columns, _), left, right in zip(self.steps_, offsets[:-1], offsets[1:]):
                 out[begin:begin + len(block), left:right] = transformer.transform(_select(block, columns))
-        if self.embedding_cardinalities_:
+        if self.layout_.codes:
             # Codes 1..n for the categories seen in fit, 0 for any other (float32 holds them exactly).
-            out[:, -len(self.embedding_cardinalities_):] += 1
+            out[:, list(self.layout_.codes)] += 1
         return out
 
     def transform(self, X) -> np.ndarray:

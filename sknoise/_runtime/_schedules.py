@@ -68,8 +68,8 @@ def noise_schedule_factor(schedule: str | Callable, epoch: int, n_epochs: int, e
 class NoiseScheduler(Callback):
     """Set the training noise scale factor at the start of every epoch and record it.
 
-    The factor lives on the module's :class:`~sknoise.NoiseRNG` (``train_scale_factor``),
-    which every noise source of the network reads. The history gets
+    The module hands the factor to its noise sources that follow a schedule
+    (:meth:`~sknoise.NoisyModule.set_schedule_factor`). The history gets
     ``noise_scale_factor`` and ``noise_scale`` (the base scale times the factor).
 
     Parameters
@@ -94,7 +94,7 @@ class NoiseScheduler(Callback):
     def on_epoch_begin(self, net, **kwargs) -> None:
         epoch = len(net.history) - 1  # skorch has already opened this epoch's row
         factor = noise_schedule_factor(self.schedule, epoch, self.n_epochs, self.end)
-        net.module_.noise_rng.train_scale_factor = factor
+        net.module_.set_schedule_factor(factor)
         net.history.record("noise_scale_factor", factor)
         if self.base_scale is not None:
             net.history.record("noise_scale", self.base_scale * factor)

@@ -2,35 +2,33 @@
 
 Each adds what belongs to its task only: target validation and encoding, the loss,
 the reduction of the Monte-Carlo passes, ``predict`` / ``predict_proba``, ``score`` and
-the check that a fit learned more than a constant.
+the check that a fit learned more than a constant. How a classifier's network outputs
+become probabilities is its architecture's :class:`~._architecture.ClassifierHead`.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
-from abc import abstractmethod
 from numbers import Real
 
 import numpy as np
 import torch
-from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..nn._networks import log_mean_probability, mean_output
+from ..nn._networks import mean_output
+from ._architecture import ClassifierHead, MemberAverage
 from ._calibration import fit_temperature
 from ._data import Rows, largest_magnitude
 from ._estimator import CHECK_ROWS, NoisyNetEstimator
 from ._net import TensorNetClassifier, TensorNetRegressor
 from ._validation import check_classes_argument
 
-__all__ = ["NoisyNetClassifier", "LogitNetClassifier", "NoisyNetRegressor"]
+__all__ = ["NoisyNetClassifier", "NoisyNetRegressor"]
 
 
 # One scalar is fitted: this many rows pin it down, and bound the Monte-Carlo cost of fit.
@@ -45,24 +43,6 @@ def _check_rows(rows: Rows) -> Rows:
 
 def _weights(rows: Rows) -> np.ndarray:
     return np.ones(len(rows)) if rows.w is None else rows.w.double().numpy()
-
-
-class MemberAverage:
-    """skorch's ``predict_nonlinearity`` with ensemble members: ``fn`` of each member's output, averaged.
-
-    The net's output is ``(N, n_members, ...)``; its own ``predict`` / ``predict_proba``
-    then return the members' mean, as the estimator does.
-    """
-
-    def __init__(self, fn=None) -> None:
-        self.fn = fn
-
-    def __call__(self, out: torch.Tensor) -> torch.Tensor:
-        return (out if self.fn is None else self.fn(out)).mean(dim=1)
-
-
-def _softmax(out: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(out, dim=-1)
 
 
 def _collapse_hint(estimator, X: torch.Tensor) -> str:
@@ -84,15 +64,13 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
 
     _net_class = TensorNetClassifier
 
-    _parameter_constraints: dict = {
-        **NoisyNetEstimator._parameter_constraints,
-        "class_weight": [dict, StrOptions({"balanced"}), None],
-        "calibration": [StrOptions({"temperature"}), None],
-    }
+    @classmethod
+    def _task_groups(cls) -> tuple[str, ...]:
+        return ("classifier", *cls._architecture.classifier_head.groups)
 
-    #: The temperature a small calibration sample keeps unless it says otherwise (None:
-    #: the largest its noise allows; see fit_temperature).
-    _temperature_prior: float | None = None
+    @property
+    def _head(self) -> ClassifierHead:
+        return self._architecture.classifier_head
 
     def _validate_targets(self, y) -> np.ndarray:
         check_classification_targets(y)
@@ -119,18 +97,20 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
             )
         return torch.from_numpy(index.astype(np.int64))
 
-    def _class_weights(self, y: torch.Tensor, w: torch.Tensor | None, whole_fit: bool) -> torch.Tensor | None:
-        """Weight of each class (K,), or None for ``class_weight=None``."""
+    def _check_incremental(self) -> None:
+        if isinstance(self.class_weight, str):  # 'balanced'
+            raise ValueError(
+                "class_weight='balanced' needs the class shares of all the data, which partial_fit cannot "
+                "know; pass a dict of class weights (e.g. from sklearn.utils.class_weight."
+                "compute_class_weight) or use fit."
+            )
+
+    def _class_weights(self, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor | None:
+        """Weight of each class (K,), or None for ``class_weight=None``; 'balanced' from ``y``'s shares."""
         if self.class_weight is None:
             return None
         n_classes = len(self.classes_)
-        if isinstance(self.class_weight, str):  # 'balanced'
-            if not whole_fit:
-                raise ValueError(
-                    "class_weight='balanced' needs the class shares of all the data, which partial_fit cannot "
-                    "know; pass a dict of class weights (e.g. from sklearn.utils.class_weight."
-                    "compute_class_weight) or use fit."
-                )
+        if isinstance(self.class_weight, str):  # 'balanced': fit's rows (partial_fit refuses it)
             counts = torch.bincount(y, weights=None if w is None else w.double(), minlength=n_classes).double()
             present = counts > 0
             weights = torch.ones(n_classes, dtype=torch.float64)
@@ -146,8 +126,8 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
             raise ValueError(f"class_weight values must be finite non-negative numbers; got {bad}.")
         return torch.tensor([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
 
-    def _training_weights(self, y: torch.Tensor, w: torch.Tensor | None, whole_fit: bool) -> torch.Tensor | None:
-        per_class = self._class_weights(y, w, whole_fit)
+    def _training_weights(self, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor | None:
+        per_class = self._class_weights(y, w)
         if per_class is None:
             return w
         weights = per_class[y]
@@ -162,44 +142,46 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
     def _net_arguments(self, module: nn.Module) -> dict:
         # The net sees encoded labels 0..K-1 (so does a skorch scoring callback); skorch's
         # default accuracy callback is left out (early stopping watches the loss).
-        return {"classes": list(range(len(self.classes_))), "callbacks__valid_acc": None}
+        return {"classes": list(range(len(self.classes_))), "callbacks__valid_acc": None,
+                **self._head.net_arguments(self, module)}
 
-    @abstractmethod
-    def _probabilities(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
-        """Class probabilities and their spread over the passes, from the reduced outputs."""
+    def _criterion(self) -> nn.Module:
+        return self._head.criterion(self)
+
+    def _combine_members(self):
+        return self._head.combine_members()
+
+    def _per_pass(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self._head.per_pass(self, out)
+
+    def _pass_kinds(self) -> dict[str, str]:
+        return self._head.pass_kinds(self)
 
     # ------------------------------------------------------------------ calibration
-    @abstractmethod
-    def _temperature_problem(self, X: torch.Tensor, check_finite: bool):
-        """The scores of rows and ``log_proba_at(t, rows)``, their log-probabilities at temperature ``t``."""
-
-    @abstractmethod
-    def _set_temperature(self, t: float) -> None:
-        """Use temperature ``t`` from now on."""
-
     def _after_training(self, train: Rows, valid: Rows | None) -> None:
+        self._head.after_training(self, train, valid)
         if self.calibration == "temperature":
             # On held-out rows when early stopping holds some out (training rows are fitted
             # too well); partial_fit, which holds none out, calibrates on its own rows.
             # Rows too large for the network (a warned divergence) are left out.
             self._calibrate(train if valid is None else valid, skip_non_finite=True)
         else:
-            self._set_temperature(1.0)
+            self._head.set_temperature(self, 1.0)
 
     def _calibrate(self, rows: Rows, skip_non_finite: bool) -> None:
         if len(rows) > MAX_CALIBRATION_ROWS:
             # Evenly spaced rows: deterministic, and class proportions survive sorted data.
             rows = rows.subset(np.linspace(0, len(rows) - 1, MAX_CALIBRATION_ROWS).astype(int))
-        scores, log_proba_at = self._temperature_problem(rows.X, check_finite=not skip_non_finite)
+        scores, log_proba_at = self._head.temperature_problem(self, rows.X, check_finite=not skip_non_finite)
         y, w = rows.y.numpy(), None if rows.w is None else rows.w.double().numpy()
         usable = np.isfinite(scores.reshape(len(y), -1)).all(axis=1)
         if w is not None:
             usable &= w > 0
         if not usable.any():
             return  # nothing to calibrate on: the temperature stays as it was
-        self._set_temperature(fit_temperature(
+        self._head.set_temperature(self, fit_temperature(
             lambda t: log_proba_at(t, usable), y[usable], float(np.std(scores[usable])),
-            None if w is None else w[usable], prior=self._temperature_prior,
+            None if w is None else w[usable], prior=self._head.temperature_prior,
         ))
 
     def calibrate(self, X, y, sample_weight=None):
@@ -229,7 +211,7 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
         return self
 
     def _proba_tensors(self, X: torch.Tensor, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        proba, spread = self._probabilities(self._passes(X, check_finite=check_finite))
+        proba, spread = self._head.probabilities(self, self._passes(X, check_finite=check_finite))
         # Sums of float32 probabilities are off by ~1e-7, which sklearn's log_loss warns about.
         proba /= proba.sum(axis=1, keepdims=True)
         return proba, spread
@@ -314,62 +296,6 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
             )
 
 
-class LogitNetClassifier(NoisyNetClassifier):
-    """Base of the discriminative classifiers: a network of hidden layers that outputs logits.
-
-    Trained with cross-entropy; Monte-Carlo passes are averaged as probabilities
-    (softmax of each pass), and their spread is the uncertainty.
-    """
-
-    _parameter_constraints: dict = {
-        **NoisyNetClassifier._parameter_constraints,
-        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
-    }
-
-    # Early stopping on the log loss already fitted the probabilities: on few rows,
-    # temperature scaling keeps them unless the rows clearly ask for another temperature.
-    _temperature_prior = 1.0
-
-    def _layer_widths(self, n_features: int, n_outputs: int) -> list[int]:
-        return [n_features, *self._hidden_sizes, n_outputs]
-
-    def _criterion(self) -> nn.Module:
-        return nn.CrossEntropyLoss(reduction="none", label_smoothing=self.label_smoothing)
-
-    def _combine_members(self):
-        # Early stopping watches the ensemble's log loss, not its members'.
-        return log_mean_probability
-
-    def _net_arguments(self, module: nn.Module) -> dict:
-        members = {} if self.n_members == 1 else {"predict_nonlinearity": MemberAverage(_softmax)}
-        return {**super()._net_arguments(module), **members}
-
-    def _per_pass(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"proba": torch.softmax(out / self.temperature_, dim=-1)}
-
-    def _pass_kinds(self) -> dict[str, str]:
-        return {"proba": "mean_std"}
-
-    def _probabilities(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
-        return outputs["proba"], outputs["proba_std"]
-
-    def _temperature_problem(self, X: torch.Tensor, check_finite: bool):
-        # Every pass's logits (one pass for a deterministic network): the prediction
-        # averages the passes' softmax(z / T).
-        logits = self._passes(X, per_pass=lambda out: {"logits": out}, kinds={"logits": "passes"},
-                              check_finite=check_finite)["logits"]  # (rows, passes, K)
-
-        def log_proba_at(t: float, rows=slice(None)) -> np.ndarray:
-            z = logits[rows] / t
-            log_p = z - logsumexp(z, axis=-1, keepdims=True)
-            return logsumexp(log_p, axis=1) - math.log(z.shape[1])
-
-        return logits, log_proba_at
-
-    def _set_temperature(self, t: float) -> None:
-        self.temperature_ = t
-
-
 class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
     """The regression layer: standardized targets, squared or Huber loss, the passes' mean and spread.
 
@@ -380,11 +306,9 @@ class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
     _net_class = TensorNetRegressor
     _target_validation = {"multi_output": True, "y_numeric": True}
 
-    _parameter_constraints: dict = {
-        **NoisyNetEstimator._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "huber"})],
-        "huber_delta": [Interval(Real, 0, None, closed="neither")],
-    }
+    @classmethod
+    def _task_groups(cls) -> tuple[str, ...]:
+        return ("regressor",)
 
     def _validate_targets(self, y) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64)
@@ -411,9 +335,6 @@ class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
 
     def _n_outputs(self) -> int:
         return self.n_outputs_
-
-    def _layer_widths(self, n_features: int, n_outputs: int) -> list[int]:
-        return [n_features, *self._hidden_sizes, n_outputs]
 
     def _combine_members(self):
         # Early stopping watches the ensemble's error, not its members'.

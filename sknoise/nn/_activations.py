@@ -89,7 +89,7 @@ def make_activation(
             if width is None or rng is None:
                 raise ValueError(f"The noisy activation {activation!r} needs the layer width and a NoiseRNG.")
             variant, kind = activation.split("_")
-            return NoisyHardActivation(kind, variant, width, rng, mixing, noise_constant)
+            return NoisyHardActivation(kind, variant, width, rng, mixing=mixing, noise_constant=noise_constant)
         try:
             return _ACTIVATIONS[activation]()
         except KeyError:

@@ -20,9 +20,9 @@ __all__ = ["MAX_BATCH_ROWS", "PRECISIONS", "ChunkPlan", "autocast", "plan_chunks
 
 
 # Past this many rows in one forward pass bigger chunks stop paying off while memory
-# keeps growing: on the CPU the activations fall out of the caches, and on an H100 the
-# uncapped budget's 328k-row chunks ran at 13% of the matmul rate against 19% for
-# 65k-row ones (benchmarks/bench_mlp_speed.py --device cuda).
+# keeps growing: on the CPU the activations fall out of the caches, and on a GPU the
+# uncapped budget's larger chunks ran at a smaller share of the matmul rate
+# (benchmarks/results/mlp_speed_cuda.md).
 MAX_BATCH_ROWS = 65536
 
 

@@ -9,10 +9,13 @@ The contract every network follows:
 - A :class:`NoisyModule` owns one :class:`NoiseRNG` (``noise_rng``) shared by all its
   noise sources, lists them with :meth:`NoisyModule.noise_sources` and the layers a
   max-norm constraint applies to with :meth:`NoisyModule.max_norm_layers`.
-- A :class:`NoiseSource` is any submodule that draws noise. In training mode it draws
-  from the ``"train"`` stream, scaled by the schedule factor when it follows the
-  schedule. In eval mode it is deterministic (the noise replaced by its expectation)
-  unless a :class:`MonteCarlo` context is active, which asks it for ``T`` noisy passes.
+- A :class:`NoiseSource` is any submodule that draws noise, in one of three roles
+  (:data:`NOISE_ROLES`): the estimator's noise, an activation's own noise, or dropout.
+  In training mode it draws from the ``"train"`` stream, scaled by its
+  ``schedule_factor`` (which :meth:`NoisyModule.set_schedule_factor` sets on the
+  sources whose role follows a noise schedule). In eval mode it is deterministic (the
+  noise replaced by its expectation) unless a :class:`MonteCarlo` context is active,
+  which asks it for ``T`` noisy passes.
 - Monte-Carlo noise uses *common random numbers*: the ``T`` draws of a source are made
   once per prediction call and shared by every row, so a row's prediction depends on
   that row, the model and the seed only (not on the other rows of the call, nor on how
@@ -36,6 +39,7 @@ from torch import nn
 from ._noise import NoiseDistribution, get_noise
 
 __all__ = [
+    "NOISE_ROLES",
     "NoiseRNG",
     "NoiseSpec",
     "InferenceNoise",
@@ -85,8 +89,6 @@ class NoiseRNG:
         # Training calls started (see next_call); each seeds its own training stream.
         self.calls = 0
         self._restart_stream()
-        # Multiplies every scheduled training noise scale; a noise schedule moves it between epochs.
-        self.train_scale_factor = 1.0
 
     def _stream_seed(self) -> int:
         if self.calls == 0:
@@ -173,11 +175,10 @@ class NoiseRNG:
             self._restart_stream()
 
     def __getstate__(self) -> dict:
-        return {"seeds": dict(self.seeds), "train_scale_factor": self.train_scale_factor, "calls": self.calls}
+        return {"seeds": dict(self.seeds), "calls": self.calls}
 
     def __setstate__(self, state: dict) -> None:
         self.seeds = state["seeds"]
-        self.train_scale_factor = state.get("train_scale_factor", 1.0)
         self.calls = state.get("calls", 0)
         self._restart_stream()
 
@@ -344,6 +345,18 @@ def match_passes(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return expanded.reshape(*x.shape[:-2], passes * x.shape[-2], x.shape[-1])
 
 
+#: The roles of noise sources: what each follows.
+#:
+#: - ``'noise'``: the estimator's noise (noise layers, noise injection nodes): set by its
+#:   ``noise`` / ``noise_scale`` parameters, annealed by a noise schedule, switched on by
+#:   Monte-Carlo inference;
+#: - ``'activation'``: an activation's own noise (the noisy activations): its constants
+#:   are its own; annealed by a schedule, switched on by Monte-Carlo inference;
+#: - ``'dropout'``: a regularizer of its own: its rate is its own, never annealed, off at
+#:   inference unless Monte-Carlo dropout asks for it.
+NOISE_ROLES = ("noise", "activation", "dropout")
+
+
 class NoiseSource(nn.Module):
     """Base class of every module that draws noise.
 
@@ -353,45 +366,42 @@ class NoiseSource(nn.Module):
         The noise drawn in training mode.
     rng : NoiseRNG
         The network's shared source of randomness.
-    follows_inference_noise : bool, default=True
-        Whether Monte-Carlo inference switches this source on. Plain dropout layers
-        pass ``False`` and stay off at inference.
-    follows_schedule : bool, default=True
-        Whether a noise schedule (``rng.train_scale_factor``) scales the training noise.
-    follows_noise_parameter : bool, default=True
-        Whether the estimator's ``noise`` / ``noise_scale`` set :attr:`train_noise`
-        (:meth:`set_train_noise`); dropout layers and noisy activations have their own.
+    role : {'noise', 'activation', 'dropout'}, default='noise'
+        What the source follows (see :data:`NOISE_ROLES`).
+
+    Attributes
+    ----------
+    schedule_factor : float
+        Multiplies the training noise scale (1 unless a noise schedule set it through
+        :meth:`NoisyModule.set_schedule_factor`).
     """
 
-    def __init__(
-        self,
-        train_noise: NoiseSpec,
-        rng: NoiseRNG,
-        *,
-        follows_inference_noise: bool = True,
-        follows_schedule: bool = True,
-        follows_noise_parameter: bool = True,
-    ) -> None:
+    def __init__(self, train_noise: NoiseSpec, rng: NoiseRNG, *, role: str = "noise") -> None:
         super().__init__()
+        if role not in NOISE_ROLES:
+            raise ValueError(f"role must be one of {NOISE_ROLES}; got {role!r}.")
         self.train_noise = train_noise
         self.rng = rng
-        self.follows_inference_noise = follows_inference_noise
-        self.follows_schedule = follows_schedule
-        self.follows_noise_parameter = follows_noise_parameter
+        self.role = role
+        self.schedule_factor = 1.0
+
+    @property
+    def follows_schedule(self) -> bool:
+        """Whether a noise schedule anneals this source's training noise."""
+        return self.role != "dropout"
 
     def set_train_noise(self, spec: NoiseSpec) -> None:
         """Replace the training noise (when the estimator's noise parameters changed)."""
-        if self.follows_noise_parameter:
+        if self.role == "noise":
             self.train_noise = spec
 
     def training_scale(self) -> float:
         """The training noise scale in force, the schedule factor applied."""
-        factor = self.rng.train_scale_factor if self.follows_schedule else 1.0
-        return self.train_noise.scale * factor
+        return self.train_noise.scale * self.schedule_factor
 
     def inference_spec(self, noise: InferenceNoise) -> NoiseSpec | None:
         """The spec this source draws under Monte-Carlo ``noise``; None: it stays deterministic."""
-        if not self.follows_inference_noise:
+        if self.role == "dropout":
             return self.train_noise if noise.dropout and self.train_noise.active else None
         own = self.train_noise
         spec = NoiseSpec(
@@ -433,9 +443,8 @@ class NoiseLayer(NoiseSource):
         Noise used in training mode.
     rng : NoiseRNG
         Shared source of randomness.
-    **flags
-        ``follows_inference_noise``, ``follows_schedule``, ``follows_noise_parameter``:
-        see :class:`NoiseSource`.
+    role : {'noise', 'activation', 'dropout'}, default='noise'
+        See :class:`NoiseSource`.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -517,6 +526,12 @@ class NoisyModule(nn.Module):
         """Give every source that follows the estimator's noise parameters the training noise ``spec``."""
         for source in self.noise_sources():
             source.set_train_noise(spec)
+
+    def set_schedule_factor(self, factor: float) -> None:
+        """Multiply the training noise of every source that follows a noise schedule by ``factor``."""
+        for source in self.noise_sources():
+            if source.follows_schedule:
+                source.schedule_factor = float(factor)
 
     def draws_inference_noise(self, noise: InferenceNoise) -> bool:
         """Whether any source draws noise under Monte-Carlo ``noise`` (i.e. whether passes differ)."""

@@ -28,6 +28,7 @@ from ._layers import (
 
 __all__ = [
     "NOISE_PLACEMENTS",
+    "NIN_PLACEMENTS",
     "placements",
     "NoisyMLP",
     "NoiseInjectionNode",
@@ -72,8 +73,6 @@ class BatchedLinear(nn.Module):
         return torch.bmm(hidden, self.weight).add_(self.bias).sub_(x)
 
 
-
-
 class MemberBatchNorm(nn.Module):
     """Batch normalization with statistics of their own for each of K members: ``(K, N, w)``."""
 
@@ -102,6 +101,8 @@ def members_last(out: torch.Tensor, n_members: int) -> torch.Tensor:
 
 
 NOISE_PLACEMENTS = ("input", "pre_activation", "post_activation")
+#: Where noise injection nodes connect: the first layer (in-NINR) or every layer (full-NINR).
+NIN_PLACEMENTS = ("input", "all")
 
 
 def placements(noise_placement) -> tuple[str, ...]:
@@ -128,14 +129,14 @@ class NoisyMLP(NoisyModule):
         of a layer of that width (see :func:`sknoise.make_activation`).
     noise : NoiseSpec
         Training noise used at every placement.
-    noise_placement : sequence of str
-        Any of ``'input'``, ``'pre_activation'``, ``'post_activation'``.
-    dropout : float
-        Rate of inverted dropout after each hidden block (0 disables it).
-    batch_norm : {None, 'before', 'after'}
-        Batch normalization before or after the activation.
     rng : NoiseRNG
         Shared, seeded source of randomness for every noise layer.
+    noise_placement : sequence of str, default=('post_activation',)
+        Any of ``'input'``, ``'pre_activation'``, ``'post_activation'``.
+    dropout : float, default=0.0
+        Rate of inverted dropout after each hidden block (0 disables it).
+    batch_norm : {None, 'before', 'after'}, default=None
+        Batch normalization before or after the activation.
     n_members : int, default=1
         Independently initialized members trained at once (batched products); the
         output is then ``(N, n_members, n_classes)``.
@@ -145,13 +146,14 @@ class NoisyMLP(NoisyModule):
         self,
         n_features: int,
         n_classes: int,
+        *,
         hidden_layer_sizes,
         activation: str | Callable[[int], nn.Module],
         noise: NoiseSpec,
-        noise_placement,
-        dropout: float,
-        batch_norm: str | None,
         rng: NoiseRNG,
+        noise_placement=("post_activation",),
+        dropout: float = 0.0,
+        batch_norm: str | None = None,
         n_members: int = 1,
     ) -> None:
         super().__init__(rng)
@@ -173,15 +175,7 @@ class NoisyMLP(NoisyModule):
                 layers.append(_batch_norm(n_members, width))
             if dropout > 0:
                 # Dropout is a regularizer of its own: off at inference, not annealed by a noise schedule.
-                layers.append(
-                    NoiseLayer(
-                        NoiseSpec.make("dropout", dropout),
-                        rng,
-                        follows_inference_noise=False,
-                        follows_schedule=False,
-                        follows_noise_parameter=False,
-                    )
-                )
+                layers.append(NoiseLayer(NoiseSpec.make("dropout", dropout), rng, role="dropout"))
             width_in = width
         self.hidden = nn.Sequential(*layers)
         self.output = _linear(n_members, width_in, n_classes)
@@ -213,9 +207,11 @@ class NoiseInjectionNode(NoiseSource):
         Standard deviation of the Gaussian NIW initialization.
     rng : NoiseRNG
         Shared, seeded source of randomness.
+    n_members : int, default=1
+        Ensemble members, each with its own NIW vector.
     """
 
-    def __init__(self, width: int, noise: NoiseSpec, init_scale: float, rng: NoiseRNG, n_members: int = 1) -> None:
+    def __init__(self, width: int, *, noise: NoiseSpec, init_scale: float, rng: NoiseRNG, n_members: int = 1) -> None:
         super().__init__(noise, rng)
         # One NIW vector per ensemble member, shaped to broadcast over a member's rows.
         shape = (width,) if n_members == 1 else (n_members, 1, width)
@@ -263,12 +259,12 @@ class NINRNet(NoisyModule):
         of a layer of that width (see :func:`sknoise.make_activation`).
     noise : NoiseSpec
         Distribution of ``ε`` and ``σ``.
-    nin_placement : {'input', 'all'}
-        Where noise injection nodes connect.
-    niw_init_scale : float
-        Standard deviation of the NIW initialization.
     rng : NoiseRNG
         Shared source of randomness.
+    nin_placement : {'input', 'all'}, default='input'
+        Where noise injection nodes connect.
+    niw_init_scale : float, default=1.0
+        Standard deviation of the NIW initialization.
     n_members : int, default=1
         Independently initialized members trained at once; the output is then
         ``(N, n_members, n_classes)``.
@@ -278,12 +274,13 @@ class NINRNet(NoisyModule):
         self,
         n_features: int,
         n_classes: int,
+        *,
         hidden_layer_sizes,
         activation,
         noise: NoiseSpec,
-        nin_placement: str,
-        niw_init_scale: float,
         rng: NoiseRNG,
+        nin_placement: str = "input",
+        niw_init_scale: float = 1.0,
         n_members: int = 1,
     ) -> None:
         super().__init__(rng)
@@ -294,7 +291,8 @@ class NINRNet(NoisyModule):
         self.activations = nn.ModuleList(activation(width) for width in hidden_layer_sizes)
         n_nodes = 1 if nin_placement == "input" else len(self.linears)
         self.nodes = nn.ModuleList(
-            NoiseInjectionNode(widths[i + 1], noise, niw_init_scale, rng, n_members) for i in range(n_nodes)
+            NoiseInjectionNode(widths[i + 1], noise=noise, init_scale=niw_init_scale, rng=rng, n_members=n_members)
+            for i in range(n_nodes)
         )
 
     def niw_norms(self) -> list[float]:
@@ -318,8 +316,9 @@ class BatchedAutoencoderEnergy(NoisyModule):
     Class ``k`` maps ``x`` through ``d -> h_1 -> ... -> h_L -> d`` with its own
     weights; every hidden neuron carries activation noise ``t = f(a) + α z``. The
     energy ``E_k(x)`` is the mean squared reconstruction error over the features.
-    While ``targets`` holds the labels of a training batch, each row goes through its
-    own class's model only; otherwise (validation, prediction) through all K. The
+    Called with the batch's ``targets`` (the generative objective's training steps),
+    each row goes through its own class's model only; otherwise (validation,
+    prediction) through all K. The
     posterior ``softmax(-E / τ + log π)`` uses the buffers ``temperature`` and
     ``log_prior`` that the estimator fits.
 
@@ -349,6 +348,7 @@ class BatchedAutoencoderEnergy(NoisyModule):
         self,
         n_features: int,
         n_classes: int,
+        *,
         hidden_layer_sizes,
         activation,
         noise: NoiseSpec,
@@ -366,14 +366,13 @@ class BatchedAutoencoderEnergy(NoisyModule):
             if i < len(widths) - 2:
                 layers.append(ActivationNoise(activation(width_out), noise, rng))
         self.layers = nn.Sequential(*layers)
-        # Set by the training loop (see _ShareTargets) for the batch at hand; None otherwise.
-        self.targets: torch.Tensor | None = None
         self.register_buffer("temperature", torch.tensor(1.0))
         self.register_buffer("log_prior", torch.full((n_classes,), -math.log(n_classes)))
 
     def posterior(self, energies: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``softmax(-E / τ + log π)`` of energies ``(..., K)``."""
-        logits = -energies / self.temperature.to(energies.dtype) + self.log_prior.to(energies.dtype)
+        # The buffers follow the energies (a CPU copy of a GPU model's energies too).
+        logits = -energies / self.temperature.to(energies) + self.log_prior.to(energies)
         return torch.softmax(logits, dim=-1)
 
     def _energies(self, x: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -387,14 +386,14 @@ class BatchedAutoencoderEnergy(NoisyModule):
         # A norm is one reduction pass; squaring the (K, M, d) residual first would be two.
         return torch.linalg.vector_norm(residual, dim=-1).square().div(x.shape[-1])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Energies ``(N, K)`` (``(N, n_members, K)`` with members); with ``targets`` set
-        (training), only each row's own class column (the rest NaN)."""
-        if self.targets is None:
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """Energies ``(N, K)`` (``(N, n_members, K)`` with members); given the rows'
+        ``targets``, only each row's own class column (the rest NaN)."""
+        if targets is None:
             energies = self._energies(x, x)  # (members * K, N)
             energies = energies.reshape(self.n_members, self.n_classes, -1).permute(2, 0, 1)
         else:
-            energies = self._own_class_energies(x, self.targets)
+            energies = self._own_class_energies(x, targets)
         return energies[:, 0] if self.n_members == 1 else energies
 
     def _own_class_energies(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -427,8 +426,6 @@ class OwnClassEnergy(nn.Module):
 
     def forward(self, energies: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return energies.gather(1, y.view(-1, 1)).squeeze(1)
-
-
 
 
 class PeriodicEmbedding(nn.Module):
@@ -477,55 +474,75 @@ class PeriodicEmbedding(nn.Module):
         return torch.relu(out).flatten(1)
 
 
+def _columns(index) -> slice | list[int]:
+    """A column selection: a slice when the columns are consecutive (a view, no copy), else a list."""
+    index = [int(i) for i in index]
+    if not index:
+        return slice(0, 0)
+    if index == list(range(index[0], index[0] + len(index))):
+        return slice(index[0], index[0] + len(index))
+    return index
+
+
 class EmbeddedInput(NoisyModule):
     """A network whose inputs are embedded before it sees them.
 
-    The input holds ``n_dense`` float features followed by one integer code per
-    embedded categorical column (as floats; code 0 for categories unseen in training).
-    Each code column gets its own learned ``nn.Embedding``; optionally the first
-    ``numeric_embedding.n_features`` dense features (the numeric columns) are
-    replaced by their :class:`PeriodicEmbedding`. The network receives the dense
-    features and the embeddings side by side. Noise sources, max-norm layers and the
-    noise stream are the network's.
+    The input's columns are named by position: ``numeric`` columns go through the
+    :class:`PeriodicEmbedding` (when there is one), ``dense`` columns go to the network
+    as they are, and each of the ``codes`` columns holds an integer code (as a float;
+    0 for categories unseen in training) that gets its own learned ``nn.Embedding``.
+    The network receives, side by side, the embedded numbers, the dense columns and
+    the embeddings. Noise sources, max-norm layers and the noise stream are the
+    network's. The built-in preprocessing publishes these positions
+    (``TablePreprocessor.layout_``), so nothing depends on the order of its steps.
 
     Parameters
     ----------
     network : NoisyModule
         Takes the embedded width (see :meth:`embedded_width`).
-    n_dense : int
-        Number of leading dense features.
-    cardinalities : sequence of int
-        Number of codes of each embedded categorical column.
-    widths : sequence of int
-        Embedding width of each embedded categorical column.
+    numeric : sequence of int, default=()
+        Columns embedded by ``numeric_embedding`` (empty without one).
+    dense : sequence of int, default=()
+        Columns passed through.
+    codes : sequence of int, default=()
+        Columns of categorical codes.
+    cardinalities : sequence of int, default=()
+        Number of codes of each code column.
+    widths : sequence of int, default=()
+        Embedding width of each code column.
     numeric_embedding : PeriodicEmbedding or None, default=None
-        Embeds the first dense features (the numeric ones).
+        Embeds the ``numeric`` columns.
     """
 
-    def __init__(self, network: NoisyModule, n_dense: int, cardinalities, widths, numeric_embedding=None) -> None:
+    def __init__(self, network: NoisyModule, *, numeric=(), dense=(), codes=(), cardinalities=(), widths=(),
+                 numeric_embedding: PeriodicEmbedding | None = None) -> None:
         super().__init__(network.noise_rng)
+        if (numeric_embedding is None) != (len(numeric) == 0) or (
+                numeric_embedding is not None and numeric_embedding.n_features != len(numeric)):
+            raise ValueError("numeric_embedding must embed exactly the numeric columns.")
+        if not len(cardinalities) == len(widths) == len(codes):
+            raise ValueError("codes, cardinalities and widths must have one entry per code column.")
         self.network = network
-        self.n_dense = int(n_dense)
+        self._numeric, self._dense, self._codes = _columns(numeric), _columns(dense), list(codes)
         self.embeddings = nn.ModuleList(nn.Embedding(int(n), int(w)) for n, w in zip(cardinalities, widths))
         self.numeric_embedding = numeric_embedding
 
     @staticmethod
     def embedded_width(n_dense: int, widths, numeric_embedding=None) -> int:
-        """Width the network receives."""
-        numeric = 0 if numeric_embedding is None else numeric_embedding.output_width - numeric_embedding.n_features
+        """Width the network receives from ``n_dense`` passed-through columns, the code
+        columns' embedding ``widths`` and the numeric embedding."""
+        numeric = 0 if numeric_embedding is None else numeric_embedding.output_width
         return n_dense + sum(widths) + numeric
 
     def max_norm_layers(self) -> list[nn.Module]:
         return self.network.max_norm_layers()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dense, codes = x[:, : self.n_dense], x[:, self.n_dense :].long()
-        parts = [dense]
+    def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        parts = [x[:, self._dense]]
         if self.numeric_embedding is not None:
-            n_numeric = self.numeric_embedding.n_features
-            parts = [self.numeric_embedding(dense[:, :n_numeric]), dense[:, n_numeric:]]
-        parts += [embedding(codes[:, i]) for i, embedding in enumerate(self.embeddings)]
-        return self.network(torch.cat(parts, dim=1))
+            parts.insert(0, self.numeric_embedding(x[:, self._numeric]))
+        parts += [embedding(x[:, column].long()) for column, embedding in zip(self._codes, self.embeddings)]
+        return self.network(torch.cat(parts, dim=1), **kwargs)
 
 
 class JointEnergyLoss(nn.Module):

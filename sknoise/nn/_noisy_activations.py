@@ -83,8 +83,8 @@ class NoisyHardActivation(NoiseSource):
     width : int
         Number of units (for the learned per-unit ``p``).
     rng : NoiseRNG
-        Shared, seeded source of randomness; its ``train_scale_factor`` (the noise
-        schedule) multiplies ``c`` during training.
+        Shared, seeded source of randomness. A noise schedule's factor
+        (``schedule_factor``) multiplies ``c`` during training.
     mixing : float, optional
         The mixing constant ``α`` (default: the reference value of the variant).
     noise_constant : float, optional
@@ -104,12 +104,13 @@ class NoisyHardActivation(NoiseSource):
         variant: str,
         width: int,
         rng: NoiseRNG,
+        *,
         mixing: float | None = None,
         noise_constant: float | None = None,
     ) -> None:
         ref_mixing, ref_c = _REFERENCE[(kind, variant)]
         # ξ ~ N(0, 1); the noise constant c scales it inside the formula, the schedule scales c.
-        super().__init__(NoiseSpec.make("gaussian", 1.0), rng, follows_noise_parameter=False)
+        super().__init__(NoiseSpec.make("gaussian", 1.0), rng, role="activation")
         self.kind, self.variant = kind, variant
         self.mixing = ref_mixing if mixing is None else float(mixing)
         self.noise_constant = ref_c if noise_constant is None else float(noise_constant)
@@ -124,7 +125,7 @@ class NoisyHardActivation(NoiseSource):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             xi = torch.randn(x.shape, generator=self.rng.generator(x.device), device=x.device, dtype=x.dtype)
-            return self._phi(x, xi, self.noise_constant * self.rng.train_scale_factor)
+            return self._phi(x, xi, self.noise_constant * self.schedule_factor)
         active = self.monte_carlo_spec()
         if active is None:
             return self._phi(x, None, self.noise_constant)
