@@ -11,9 +11,11 @@ task layer, an architecture and an explicit ``__init__`` signature.
 from __future__ import annotations
 
 import math
+import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from numbers import Integral
 from typing import ClassVar
 
@@ -31,8 +33,6 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from skorch.dataset import Dataset
-from skorch.helper import predefined_split
 from torch import nn
 
 from ..nn._inference import plan_chunks, predict_passes
@@ -40,7 +40,7 @@ from ..nn._layers import InferenceNoise, NoiseRNG, NoiseSpec, NoisyModule
 from ..nn._networks import EmbeddedInput, MemberMean, PeriodicEmbedding
 from ..nn._noise import MULTIPLICATIVE_NOISES, get_noise
 from ._architecture import Architecture, hidden_sizes
-from ._data import Rows, largest_magnitude
+from ._data import Rows, largest_magnitude, split_by_index
 from ._net import (
     BestEpoch,
     LastGoodEpoch,
@@ -228,8 +228,8 @@ class NoisyNetEstimator(BaseEstimator):
     def _check_incremental(self) -> None:
         """Refuse settings that ``partial_fit`` cannot honour (a classifier's 'balanced' class weights)."""
 
-    def _stratify(self, y: torch.Tensor) -> np.ndarray | None:
-        """Labels to stratify the validation split by, or None."""
+    def _stratify(self, y: np.ndarray) -> np.ndarray | None:
+        """Class codes of the (validated, or encoded) targets to stratify the validation split by, or None."""
         return None
 
     def _net_arguments(self, module: nn.Module) -> dict:
@@ -421,24 +421,94 @@ class NoisyNetEstimator(BaseEstimator):
     def _batch_size(self, n_rows: int) -> int:
         return min(256, n_rows) if self.batch_size == "auto" else self.batch_size
 
-    def _split(self, rows: Rows) -> tuple[Rows, Rows | None]:
-        """Training and validation rows of a fit (all rows and None without early stopping)."""
-        if not self.early_stopping:
-            return rows, None
-        n = len(rows)
+    def _split_positions(self, n: int, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted positions of the training and the validation rows of a fit with early stopping.
+
+        ``labels`` (class codes, or None) stratify the split when every class has rows enough.
+        """
         n_valid = math.ceil(self.validation_fraction * n)
         if n < 2 or n_valid >= n:
             raise ValueError(
                 f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the rows, "
                 f"which leaves no training rows out of {n}; pass more rows or set early_stopping=False."
             )
-        labels = self._stratify(rows.y)
         if labels is not None:
             counts = np.unique(labels, return_counts=True)[1]
             if counts.min() < 2 or min(n_valid, n - n_valid) < len(counts):
                 labels = None  # too few rows of some class to stratify
         train, valid = train_test_split(np.arange(n), test_size=n_valid, stratify=labels, random_state=self._seeds_[4])
-        return rows.subset(np.sort(train)), rows.subset(np.sort(valid))
+        train.sort(), valid.sort()  # in place: train_test_split returned new arrays
+        return train, valid
+
+    def _early_split(self, y) -> tuple[np.ndarray, np.ndarray] | None:
+        """The split of a fit with early stopping, from its targets, before X is validated.
+
+        The network's table does not exist yet, so the split's own bookkeeping (scikit-learn's
+        stratified split holds about 80 bytes a row for a moment: 0.4x a float32 table of 50
+        columns) never adds to it in the fit's peak memory. The positions are those
+        :meth:`_split` would compute from the validated rows (the class codes of ``y`` are
+        its encoded labels). None without early stopping, or when the targets fail
+        scikit-learn's check here: their validation names the problem, and :meth:`_split`
+        splits the validated rows.
+        """
+        if not self.early_stopping:
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # validation warns about y itself, once
+                y = _check_y(y, **self._target_validation)
+                return self._split_positions(len(y), self._stratify(y))
+        except (ValueError, TypeError):
+            return None
+
+    def _split(self, rows: Rows, positions: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Rows, Rows | None]:
+        """Training and validation rows of a fit (all rows and None without early stopping).
+
+        Both parts are positions in the one table (a copy of the training rows was 0.9x
+        the table on top of it); the batches gather their rows. ``positions`` come from
+        :meth:`_early_split` when it could compute them.
+        """
+        if not self.early_stopping:
+            return rows, None
+        if positions is None or sum(map(len, positions)) != len(rows):
+            positions = self._split_positions(len(rows), self._stratify(rows.y.numpy()))
+        train, valid = positions
+        return rows.subset(train), rows.subset(valid)
+
+    def _check_weights(self, train: Rows, valid: Rows | None, sample_weighted: bool) -> None:
+        """Refuse, before training, a fit whose weights leave no rows to learn from or to validate on.
+
+        Held-out rows that all weigh zero gave early stopping a validation loss of 0 in every
+        epoch and a division by zero in the validation score after training. They are
+        refused rather than validated unweighted: a zero weight says that a row must not
+        count (a ``class_weight`` of 0 drops a class), and choosing the epoch on those rows
+        would go against it; and when no weighted row was held out, the weighted rows are
+        too few for a validation loss anyway.
+        """
+        if train.w is None:
+            return
+        sources = " times ".join(name for name, used in (("sample_weight", sample_weighted),
+                                                         ("class_weight", getattr(self, "class_weight", None)))
+                                 if used is not None and used is not False)
+        trains, validates = bool((train.w > 0).any()), valid is not None and bool((valid.w > 0).any())
+        if not trains and not validates:
+            raise ValueError(
+                f"Every row weighs zero under {sources}: there is nothing to learn from. Give some rows a "
+                "positive weight (a class_weight of 0 drops every row of that class)."
+            )
+        if valid is not None and not validates:
+            raise ValueError(
+                f"early_stopping=True held out {len(valid)} of the {len(train) + len(valid)} rows "
+                f"(validation_fraction={self.validation_fraction}) for the validation loss, and they all weigh "
+                f"zero under {sources}: there is nothing to choose the epoch on. Give more rows a positive "
+                "weight, raise validation_fraction, or set early_stopping=False."
+            )
+        if not trains:
+            raise ValueError(
+                f"The {len(train)} rows left for training after early stopping held out {len(valid)} all weigh "
+                f"zero under {sources}: there is nothing to learn from. Give more rows a positive weight, or set "
+                "early_stopping=False."
+            )
 
     def _input_layout(self, n_features: int) -> FeatureLayout:
         """What each input column of the network holds (all numbers without the built-in preprocessing)."""
@@ -538,17 +608,21 @@ class NoisyNetEstimator(BaseEstimator):
         device = net.device
         net.batch_size = self._batch_size(len(rows))
         self._architecture.check_batches(self, len(rows), net.batch_size)
-        if valid is not None:
-            valid = valid.to(device)
-            net.train_split = predefined_split(Dataset(valid.net_input(), valid.y))
+        # Training and validation rows are positions in one table: it moves to the device
+        # once, goes to skorch whole, and the split hands skorch the positions.
+        moved: dict = {}
+        rows = rows.to(device, moved)
+        if valid is not None or rows.index is not None:
+            if valid is not None and not rows.shares_table(valid.to(device, moved)):
+                raise RuntimeError("The training and validation rows must be positions in one table.")
+            net.train_split = partial(split_by_index, train=rows.index, valid=None if valid is None else valid.index)
         lr_schedule = dict(net.callbacks_).get("lr_schedule")
         if lr_schedule is not None:
             # fit has a budget of max_epochs epochs to schedule; partial_fit trains at the constant lr.
             lr_schedule.lr = self.lr
             lr_schedule.steps = None if epochs is not None else self.max_epochs * math.ceil(len(rows) / net.batch_size)
-        rows = rows.to(device)
         try:
-            net.partial_fit(rows.net_input(), rows.y, epochs=epochs)
+            net.partial_fit(*rows.table_input(), epochs=epochs)
         finally:
             # Nothing of the training data stays with the model (or its pickle).
             net.train_split = None
@@ -638,6 +712,9 @@ class NoisyNetEstimator(BaseEstimator):
             self._check_unchanged_network()
             saved_attributes, saved_training = dict(vars(self)), snapshot_training_state(self.net_)
         try:
+            if not continuing:
+                self._draw_seeds()
+            positions = None if incremental else self._early_split(y)
             X, y = self._validate_X_y(X, y, reset=not continuing)
             w = self._validate_sample_weight(sample_weight, X)
             if not continuing:
@@ -647,8 +724,9 @@ class NoisyNetEstimator(BaseEstimator):
                 train, valid = rows, None
                 self._apply_training_parameters()
             else:
-                self._draw_seeds()
-                train, valid = (rows, None) if incremental else self._split(rows)
+                train, valid = (rows, None) if incremental else self._split(rows, positions)
+                if not incremental:
+                    self._check_weights(train, valid, sample_weight is not None)
                 self._fit_params_ = self.get_params(deep=False)
                 self._initialize(X, len(train))
             self._train(train, valid, epochs=1 if incremental else None)

@@ -136,8 +136,9 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
     def _n_outputs(self) -> int:
         return len(self.classes_)
 
-    def _stratify(self, y: torch.Tensor) -> np.ndarray:
-        return y.numpy()
+    def _stratify(self, y: np.ndarray) -> np.ndarray:
+        # Codes in the order of np.unique: a fit's encoded labels are these very codes.
+        return np.unique(y, return_inverse=True)[1]
 
     def _net_arguments(self, module: nn.Module) -> dict:
         # The net sees encoded labels 0..K-1 (so does a skorch scoring callback); skorch's
