@@ -19,8 +19,8 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
-__all__ = ["Rows", "TensorBatches", "batch_bounds", "features_of", "largest_magnitude", "split_by_index",
-           "weights_of"]
+__all__ = ["Rows", "TensorBatches", "WEIGHT_RANGE", "batch_bounds", "features_of", "float32_weights",
+           "largest_magnitude", "split_by_index", "weights_of"]
 
 
 class Rows:
@@ -100,6 +100,27 @@ def split_by_index(dataset, y=None, *, train: np.ndarray | None = None, valid: n
     as they index them).
     """
     return (dataset if train is None else Subset(dataset, train)), (None if valid is None else Subset(dataset, valid))
+
+
+#: Largest sample weights left as they are (as powers of two): far inside float32's range
+#: (2^128, and 2^-126 before the denormals that training flushes to 0), with room for a
+#: batch's sums and for the products with small losses.
+WEIGHT_RANGE = (2.0**-64, 2.0**64)
+
+
+def float32_weights(w: np.ndarray) -> torch.Tensor:
+    """Sample weights as the float32 tensor training uses, scaled by a power of two if they need it.
+
+    Only the ratios of the weights matter (every use is a weighted mean or a class
+    share), and a power of two scales them exactly: weights whose largest value lies
+    outside :data:`WEIGHT_RANGE` (1e39 would be inf in float32, 1e-45 zero) are scaled
+    to a largest value in [0.5, 1) and give the model the same weights would give
+    within the range, bit for bit. Weights inside the range are only cast.
+    """
+    top = float(w.max()) if len(w) else 1.0
+    if top > 0 and not WEIGHT_RANGE[0] <= top <= WEIGHT_RANGE[1]:
+        w = np.ldexp(w, -int(np.frexp(top)[1]))
+    return torch.from_numpy(w.astype(np.float32))
 
 
 def features_of(X):

@@ -40,7 +40,7 @@ from ..nn._layers import InferenceNoise, NoiseRNG, NoiseSpec, NoisyModule
 from ..nn._networks import EmbeddedInput, MemberMean, PeriodicEmbedding
 from ..nn._noise import MULTIPLICATIVE_NOISES, get_noise
 from ._architecture import Architecture, hidden_sizes
-from ._data import Rows, largest_magnitude, split_by_index
+from ._data import Rows, float32_weights, largest_magnitude, split_by_index
 from ._net import (
     BestEpoch,
     LastGoodEpoch,
@@ -123,7 +123,8 @@ class NoisyNetEstimator(BaseEstimator):
     divergence handling and memory-bounded Monte-Carlo inference.
 
     Fitting is all or nothing: a ``fit`` that raises leaves the estimator unfitted, a
-    ``partial_fit`` that raises leaves the model it had before the call.
+    ``partial_fit`` that raises leaves the model it had before the call (its weights,
+    optimizer state and random streams: the next call trains as if it had not been made).
     """
 
     #: The network (None on the task layers, which are not estimators of their own).
@@ -346,8 +347,60 @@ class NoisyNetEstimator(BaseEstimator):
 
     def _rows(self, X: torch.Tensor, y: np.ndarray, w: np.ndarray | None) -> Rows:
         y_enc = self._encode_targets(y)
-        w = None if w is None else torch.from_numpy(w.astype(np.float32))
+        w = None if w is None else float32_weights(w)
         return Rows(X, y_enc, self._training_weights(y_enc, w))
+
+    def _check_features(self, X_in, X: torch.Tensor, reset: bool) -> None:
+        """Refuse network features that the built-in preprocessing broke, naming the column.
+
+        Extreme finite values can overflow the float64 arithmetic of a scaling fitted on
+        them (``numeric_scaling='standard'`` squares them: a value of 1e160 turned its
+        column into inf, which training reported as a divergence blaming the noise, and
+        1e300 into zeros, silently). Seen here as non-finite features, or (when the scaling
+        is fitted, ``reset``) a scaled column of zeros whose input varies. One pass over
+        the table, a block of rows at a time (no table-sized temporary).
+        """
+        if self.preprocessor_ is None or len(X) == 0:
+            return  # without preprocessing the values were checked against float32's range
+        low, high = torch.full((X.shape[1],), math.inf), torch.full((X.shape[1],), -math.inf)
+        for start in range(0, len(X), 1 << 16):
+            block_low, block_high = torch.aminmax(X[start:start + (1 << 16)], dim=0)
+            low, high = torch.minimum(low, block_low), torch.maximum(high, block_high)  # NaN propagates
+        broken = np.flatnonzero(~(torch.isfinite(low) & torch.isfinite(high)).numpy()).tolist()
+        what = "non-finite"
+        if not broken and reset:
+            zero = ((low == 0) & (high == 0)).numpy()
+            broken = [j for j in self.preprocessor_.layout_.numeric if zero[j] and _varies(self._input_column(X_in, j))]
+            what = "zeros in every row, although its values vary,"
+        if not broken:
+            return
+        source = self._input_column(X_in, broken[0])
+        if source is None:
+            name = f"{broken[0]} of the preprocessed features"
+        else:
+            name, values = source
+            if np.isfinite(values).any():
+                name += f" (largest magnitude {np.nanmax(np.abs(values)):.3g})"
+        raise ValueError(
+            f"Column {name} became {what} after numeric_scaling={self.numeric_scaling!r}: values this large "
+            "overflow the scaling's arithmetic (the standard scaling squares them). Use numeric_scaling='robust' "
+            "(the default, which clips outliers softly), or rescale or clip the column."
+        )
+
+    def _input_column(self, X_in, j: int) -> tuple[str, np.ndarray] | None:
+        """The input column that network feature ``j`` scales (named as error messages name columns) and its
+        values; None when the feature is not a scaled column (an indicator, a category)."""
+        pre = self.preprocessor_
+        numeric = pre.layout_.numeric
+        if j not in numeric or not hasattr(pre, "scaled_columns_"):
+            return None
+        column = pre.scaled_columns_[numeric.index(j)]
+        position = pre.columns_.index(column)
+        if hasattr(X_in, "columns"):
+            values = X_in[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = np.asarray(np.asarray(X_in)[:, position], dtype=np.float64)
+        return column_names(self, len(pre.columns_))[position], values
 
     def _to_float32(self, X: np.ndarray) -> torch.Tensor:
         check_float32_range(X, column_names(self, X.shape[1]))
@@ -656,7 +709,12 @@ class NoisyNetEstimator(BaseEstimator):
             Weights of the rows in the training loss (a weighted mean), in the
             validation loss of early stopping and in the fitted statistics (class
             shares, target scaling). Integer weights act as repeated rows, up to the
-            randomness of training.
+            randomness of training. Only their ratios matter: weights beyond float32's
+            range (the network's) are scaled by a power of two, exactly. With early
+            stopping, held-out rows that all weigh zero (with ``class_weight`` too)
+            are refused before training: there would be no validation loss to choose
+            the epoch on, and validating on rows weighted zero would count rows meant
+            not to count.
 
         Returns
         -------
@@ -702,7 +760,8 @@ class NoisyNetEstimator(BaseEstimator):
         """``fit`` (a new network, early stopping) or ``partial_fit`` (one epoch; the first call builds the network).
 
         All or nothing: a new network is discarded when anything raises, a continued one
-        gets back the weights, optimizer state and attributes it had.
+        gets back the weights, optimizer state, attributes and random streams (noise,
+        shuffling) it had, so the next call trains as if the failed one had not been made.
         """
         self._validate_hyperparameters()
         if incremental:
@@ -710,12 +769,14 @@ class NoisyNetEstimator(BaseEstimator):
         continuing = incremental and self.__sklearn_is_fitted__()
         if continuing:
             self._check_unchanged_network()
-            saved_attributes, saved_training = dict(vars(self)), snapshot_training_state(self.net_)
+            saved_attributes, saved_training = dict(vars(self)), snapshot_training_state(self.net_, streams=True)
         try:
             if not continuing:
                 self._draw_seeds()
             positions = None if incremental else self._early_split(y)
+            X_in = X
             X, y = self._validate_X_y(X, y, reset=not continuing)
+            self._check_features(X_in, X, reset=not continuing)
             w = self._validate_sample_weight(sample_weight, X)
             if not continuing:
                 self._set_targets(y, w, classes)
@@ -887,6 +948,14 @@ class NoisyNetEstimator(BaseEstimator):
         tags.input_tags.allow_nan = self.preprocessing is not None
         tags.input_tags.sparse = False
         return tags
+
+
+def _varies(column: tuple[str, np.ndarray] | None) -> bool:
+    """Whether an input column (from ``_input_column``) holds two different observed values."""
+    if column is None:
+        return False
+    observed = column[1][~np.isnan(column[1])]
+    return len(observed) > 0 and observed.min() != observed.max()
 
 
 def _equal(a, b) -> bool:

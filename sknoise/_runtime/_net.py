@@ -262,15 +262,24 @@ class TrainingDivergedWarning(RuntimeWarning):
     """Training diverged and was stopped; the weights of the last finished epoch were kept."""
 
 
-def snapshot_training_state(net) -> dict:
+def snapshot_training_state(net, streams: bool = False) -> dict:
     """A copy of what training changes: the weights (the criterion's learned ones too, such
-    as the joint energy loss's temperature), the optimizer state and the history's length."""
-    return {
+    as the joint energy loss's temperature), the optimizer state and the history's length.
+
+    With ``streams``, also where the random streams of training stand (the noise stream's
+    call count and the shuffling generator), for undoing a whole training call: a failed
+    ``partial_fit`` must not change what the next call draws.
+    """
+    state = {
         "module": {k: v.detach().clone() for k, v in net.module_.state_dict().items()},
         "criterion": {k: v.detach().clone() for k, v in net.criterion_.state_dict().items()},
         "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
         "epochs": len(net.history),
     }
+    if streams:
+        state["noise_calls"] = net.module_.noise_rng.calls
+        state["shuffle"] = net.shuffle_generator_.get_state()
+    return state
 
 
 def restore_training_state(net, state: dict) -> None:
@@ -280,6 +289,9 @@ def restore_training_state(net, state: dict) -> None:
     net.optimizer_.load_state_dict(state["optimizer"])
     while len(net.history) > state["epochs"]:
         del net.history[-1]
+    if "noise_calls" in state:
+        net.module_.noise_rng.restore_call(state["noise_calls"])
+        net.shuffle_generator_.set_state(state["shuffle"])
 
 
 def _all_finite(tensors) -> bool:
