@@ -69,18 +69,9 @@ class Rows:
         """Whether ``other`` selects rows of the same table."""
         return self._X is other._X and self._y is other._y and self._w is other._w
 
-    def to(self, device, moved: dict | None = None) -> Rows:
-        """On ``device``; selections that share a table and one ``moved`` dict share its copy there."""
-        moved = {} if moved is None else moved
-
-        def move(table):
-            if table is None:
-                return None
-            if id(table) not in moved:
-                moved[id(table)] = (table, table.to(device))  # the source kept alive: its id stays unique
-            return moved[id(table)][1]
-
-        return Rows(move(self._X), move(self._y), move(self._w), self.index)
+    def to(self, device) -> Rows:
+        """The same rows with their table on ``device``."""
+        return Rows(self._X.to(device), self._y.to(device), None if self._w is None else self._w.to(device), self.index)
 
     def table_input(self) -> tuple:
         """The whole table as the skorch net takes it: ``(X, y)``, X carrying the sample weights if any.

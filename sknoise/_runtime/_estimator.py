@@ -540,9 +540,9 @@ class NoisyNetEstimator(BaseEstimator):
         """
         if train.w is None:
             return
+        class_weighted = getattr(self, "class_weight", None) is not None
         sources = " times ".join(name for name, used in (("sample_weight", sample_weighted),
-                                                         ("class_weight", getattr(self, "class_weight", None)))
-                                 if used is not None and used is not False)
+                                                         ("class_weight", class_weighted)) if used)
         trains, validates = bool((train.w > 0).any()), valid is not None and bool((valid.w > 0).any())
         if not trains and not validates:
             raise ValueError(
@@ -663,11 +663,10 @@ class NoisyNetEstimator(BaseEstimator):
         self._architecture.check_batches(self, len(rows), net.batch_size)
         # Training and validation rows are positions in one table: it moves to the device
         # once, goes to skorch whole, and the split hands skorch the positions.
-        moved: dict = {}
-        rows = rows.to(device, moved)
+        if valid is not None and not rows.shares_table(valid):
+            raise RuntimeError("The training and validation rows must be positions in one table.")
+        rows = rows.to(device)
         if valid is not None or rows.index is not None:
-            if valid is not None and not rows.shares_table(valid.to(device, moved)):
-                raise RuntimeError("The training and validation rows must be positions in one table.")
             net.train_split = partial(split_by_index, train=rows.index, valid=None if valid is None else valid.index)
         lr_schedule = dict(net.callbacks_).get("lr_schedule")
         if lr_schedule is not None:
