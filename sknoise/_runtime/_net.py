@@ -295,8 +295,12 @@ def restore_training_state(net, state: dict) -> None:
 
 
 def _all_finite(tensors) -> bool:
-    checks = [torch.isfinite(t).all() for t in tensors if torch.is_tensor(t) and t.is_floating_point()]
-    return bool(torch.stack(checks).all()) if checks else True
+    # One read-back per device: Adam keeps its step counts on the CPU when the weights are on a GPU.
+    checks: dict = {}
+    for t in tensors:
+        if torch.is_tensor(t) and t.is_floating_point():
+            checks.setdefault(t.device, []).append(torch.isfinite(t).all())
+    return all(bool(torch.stack(found).all()) for found in checks.values())
 
 
 def _optimizer_tensors(optimizer):
