@@ -116,6 +116,16 @@ def test_F2_a_feature_whose_standard_scaling_overflows_is_named(cls, iris, magni
     fast(cls).fit(frame, y)
 
 
+@each(CLASSIFIERS[:1])
+def test_F2_a_column_too_small_for_its_scaling_is_named_as_such(cls, iris):
+    X, y = iris
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["x2"] *= 1e-300  # its spread underflows: the scaled column became zeros, silently
+    with pytest.raises(ValueError, match=r"(?s)'x2'.*zeros.*too small.*[Rr]escale") as info:
+        fast(cls, numeric_scaling="standard").fit(frame, y)
+    assert "overflow" not in str(info.value)
+
+
 @each(ESTIMATORS)
 @pytest.mark.parametrize("factor", [2.0**130, 2.0**-140], ids=["beyond_float32", "below_float32"])
 def test_F2_sample_weights_outside_float32_train_as_their_ratios(cls, iris, factor):

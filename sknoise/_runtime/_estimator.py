@@ -375,17 +375,22 @@ class NoisyNetEstimator(BaseEstimator):
         if not broken:
             return
         source = self._input_column(X_in, broken[0])
-        if source is None:
-            name = f"{broken[0]} of the preprocessed features"
-        else:
+        name, magnitude = f"{broken[0]} of the preprocessed features", None
+        if source is not None:
             name, values = source
             if np.isfinite(values).any():
-                name += f" (largest magnitude {np.nanmax(np.abs(values)):.3g})"
-        raise ValueError(
-            f"Column {name} became {what} after numeric_scaling={self.numeric_scaling!r}: values this large "
-            "overflow the scaling's arithmetic (the standard scaling squares them). Use numeric_scaling='robust' "
-            "(the default, which clips outliers softly), or rescale or clip the column."
-        )
+                magnitude = float(np.nanmax(np.abs(values)))
+                name += f" (largest magnitude {magnitude:.3g})"
+        scaling = self.numeric_scaling
+        if magnitude is not None and magnitude < 1:
+            cause = ("its values are too small for the scaling's arithmetic, and the scaled values vanish in "
+                     "float32 (the network's). Rescale the column (multiply it by a power of ten).")
+        else:
+            cause = ("values this large overflow the scaling's float64 arithmetic"
+                     + (" (the standard scaling squares them)" if scaling == "standard" else "") + ". "
+                     + ("Use numeric_scaling='robust' (the default, which clips outliers softly), or rescale "
+                        "or clip the column." if scaling != "robust" else "Rescale or clip the column."))
+        raise ValueError(f"Column {name} became {what} after numeric_scaling={scaling!r}: {cause}")
 
     def _input_column(self, X_in, j: int) -> tuple[str, np.ndarray] | None:
         """The input column that network feature ``j`` scales (named as error messages name columns) and its
