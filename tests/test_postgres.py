@@ -3,8 +3,9 @@
 The test starts its own server (Debian's PostgreSQL binaries: initdb, pg_ctl) on the
 loopback address in a temporary directory, creates one optuna study in it and lets two
 worker processes (examples/optuna_worker.py) fill it, as workers on several machines
-would. Where no server binaries or no database driver are installed it is skipped,
-with the reason.
+would. The server asks for a password, which the workers find as the README says: in a
+password file named by ``PGPASSFILE`` (the URL on their command line has none). Where no
+server binaries or no database driver are installed it is skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -58,21 +59,43 @@ def postgres_url():
     def run(*args):
         return subprocess.run([*as_user, *map(str, args)], capture_output=True, text=True, timeout=120)
 
-    init = run(binaries / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "--no-sync")
+    # Connections over TCP need the password; the server's own socket (pg_ctl) does not.
+    password = "sknoise-test-secret"
+    pwfile = home / "pwfile"
+    pwfile.write_text(password + "\n")
+    if as_user:
+        shutil.chown(pwfile, "postgres")
+    init = run(binaries / "initdb", "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256",
+               f"--pwfile={pwfile}", "--no-sync")
     if init.returncode:
         pytest.skip(f"initdb failed: {init.stderr.strip()[-300:]}")
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data}"
     started = run(binaries / "pg_ctl", "-D", data, "-o", options, "-l", data / "server.log", "-w", "start")
     if started.returncode:
         pytest.skip(f"the PostgreSQL server did not start: {started.stderr.strip()[-300:]}")
+    # The clients' password file (libpq reads it, and refuses one that others can read).
+    passfile = Path(tempfile.mkdtemp(prefix="sknoise-pgpass-")) / "pgpass"
+    passfile.write_text(f"127.0.0.1:{port}:*:postgres:{password}\n")
+    passfile.chmod(0o600)
+    before = os.environ.get("PGPASSFILE")
+    os.environ["PGPASSFILE"] = str(passfile)
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
+        if before is None:
+            os.environ.pop("PGPASSFILE", None)
+        else:
+            os.environ["PGPASSFILE"] = before
         run(binaries / "pg_ctl", "-D", data, "-m", "immediate", "stop")
         shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(passfile.parent, ignore_errors=True)
 
 
 def test_two_workers_fill_one_study_on_a_postgresql_server(postgres_url):
+    # The server refuses a client without the password: the workers below found it in the file.
+    psycopg = pytest.importorskip("psycopg")
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(postgres_url, passfile=os.devnull).close()
     # Create the study once (as the README says), then start the workers against it.
     optuna.create_study(study_name="sknoise", storage=postgres_url, direction="maximize")
     cmd = [sys.executable, str(ROOT / "examples" / "optuna_worker.py"), "--storage", postgres_url,
@@ -85,3 +108,13 @@ def test_two_workers_fill_one_study_on_a_postgresql_server(postgres_url):
     assert len(complete) == 4
     assert len({t.user_attrs["worker_pid"] for t in complete}) == 2
     assert len({t.number for t in complete}) == 4  # no trial number handed out twice
+
+
+def test_F5_the_worker_refuses_a_password_on_its_command_line():
+    # Issue 21: every process on the machine can read a command line (ps, /proc/PID/cmdline).
+    for url in ("postgresql://postgres:secret@127.0.0.1:9/postgres",
+                "postgresql://postgres@127.0.0.1:9/postgres?password=secret"):
+        done = subprocess.run([sys.executable, str(ROOT / "examples" / "optuna_worker.py"), "--storage", url,
+                               "--n-trials", "1"], capture_output=True, text=True, timeout=300)
+        assert done.returncode != 0
+        assert "password" in done.stderr and "~/.pgpass" in done.stderr and "PGPASSWORD" in done.stderr, done.stderr

@@ -11,9 +11,11 @@ task layer, an architecture and an explicit ``__init__`` signature.
 from __future__ import annotations
 
 import math
+import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from numbers import Integral
 from typing import ClassVar
 
@@ -31,8 +33,6 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from skorch.dataset import Dataset
-from skorch.helper import predefined_split
 from torch import nn
 
 from ..nn._inference import plan_chunks, predict_passes
@@ -40,7 +40,7 @@ from ..nn._layers import InferenceNoise, NoiseRNG, NoiseSpec, NoisyModule
 from ..nn._networks import EmbeddedInput, MemberMean, PeriodicEmbedding
 from ..nn._noise import MULTIPLICATIVE_NOISES, get_noise
 from ._architecture import Architecture, hidden_sizes
-from ._data import Rows, largest_magnitude
+from ._data import Rows, float32_weights, largest_magnitude, split_by_index
 from ._net import (
     BestEpoch,
     LastGoodEpoch,
@@ -123,7 +123,8 @@ class NoisyNetEstimator(BaseEstimator):
     divergence handling and memory-bounded Monte-Carlo inference.
 
     Fitting is all or nothing: a ``fit`` that raises leaves the estimator unfitted, a
-    ``partial_fit`` that raises leaves the model it had before the call.
+    ``partial_fit`` that raises leaves the model it had before the call (its weights,
+    optimizer state and random streams: the next call trains as if it had not been made).
     """
 
     #: The network (None on the task layers, which are not estimators of their own).
@@ -228,8 +229,8 @@ class NoisyNetEstimator(BaseEstimator):
     def _check_incremental(self) -> None:
         """Refuse settings that ``partial_fit`` cannot honour (a classifier's 'balanced' class weights)."""
 
-    def _stratify(self, y: torch.Tensor) -> np.ndarray | None:
-        """Labels to stratify the validation split by, or None."""
+    def _stratify(self, y: np.ndarray) -> np.ndarray | None:
+        """Class codes of the (validated, or encoded) targets to stratify the validation split by, or None."""
         return None
 
     def _net_arguments(self, module: nn.Module) -> dict:
@@ -346,8 +347,65 @@ class NoisyNetEstimator(BaseEstimator):
 
     def _rows(self, X: torch.Tensor, y: np.ndarray, w: np.ndarray | None) -> Rows:
         y_enc = self._encode_targets(y)
-        w = None if w is None else torch.from_numpy(w.astype(np.float32))
+        w = None if w is None else float32_weights(w)
         return Rows(X, y_enc, self._training_weights(y_enc, w))
+
+    def _check_features(self, X_in, X: torch.Tensor, reset: bool) -> None:
+        """Refuse network features that the built-in preprocessing broke, naming the column.
+
+        Extreme finite values can overflow the float64 arithmetic of a scaling fitted on
+        them (``numeric_scaling='standard'`` squares them: a value of 1e160 turned its
+        column into inf, which training reported as a divergence blaming the noise, and
+        1e300 into zeros, silently). Seen here as non-finite features, or (when the scaling
+        is fitted, ``reset``) a scaled column of zeros whose input varies. One pass over
+        the table, a block of rows at a time (no table-sized temporary).
+        """
+        if self.preprocessor_ is None or len(X) == 0:
+            return  # without preprocessing the values were checked against float32's range
+        low, high = torch.full((X.shape[1],), math.inf), torch.full((X.shape[1],), -math.inf)
+        for start in range(0, len(X), 1 << 16):
+            block_low, block_high = torch.aminmax(X[start:start + (1 << 16)], dim=0)
+            low, high = torch.minimum(low, block_low), torch.maximum(high, block_high)  # NaN propagates
+        broken = np.flatnonzero(~(torch.isfinite(low) & torch.isfinite(high)).numpy()).tolist()
+        what = "non-finite"
+        if not broken and reset:
+            zero = ((low == 0) & (high == 0)).numpy()
+            broken = [j for j in self.preprocessor_.layout_.numeric if zero[j] and _varies(self._input_column(X_in, j))]
+            what = "zeros in every row, although its values vary,"
+        if not broken:
+            return
+        source = self._input_column(X_in, broken[0])
+        name, magnitude = f"{broken[0]} of the preprocessed features", None
+        if source is not None:
+            name, values = source
+            if np.isfinite(values).any():
+                magnitude = float(np.nanmax(np.abs(values)))
+                name += f" (largest magnitude {magnitude:.3g})"
+        scaling = self.numeric_scaling
+        if magnitude is not None and magnitude < 1:
+            cause = ("its values are too small for the scaling's arithmetic, and the scaled values vanish in "
+                     "float32 (the network's). Rescale the column (multiply it by a power of ten).")
+        else:
+            cause = ("values this large overflow the scaling's float64 arithmetic"
+                     + (" (the standard scaling squares them)" if scaling == "standard" else "") + ". "
+                     + ("Use numeric_scaling='robust' (the default, which clips outliers softly), or rescale "
+                        "or clip the column." if scaling != "robust" else "Rescale or clip the column."))
+        raise ValueError(f"Column {name} became {what} after numeric_scaling={scaling!r}: {cause}")
+
+    def _input_column(self, X_in, j: int) -> tuple[str, np.ndarray] | None:
+        """The input column that network feature ``j`` scales (named as error messages name columns) and its
+        values; None when the feature is not a scaled column (an indicator, a category)."""
+        pre = self.preprocessor_
+        numeric = pre.layout_.numeric
+        if j not in numeric or not hasattr(pre, "scaled_columns_"):
+            return None
+        column = pre.scaled_columns_[numeric.index(j)]
+        position = pre.columns_.index(column)
+        if hasattr(X_in, "columns"):
+            values = X_in[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = np.asarray(np.asarray(X_in)[:, position], dtype=np.float64)
+        return column_names(self, len(pre.columns_))[position], values
 
     def _to_float32(self, X: np.ndarray) -> torch.Tensor:
         check_float32_range(X, column_names(self, X.shape[1]))
@@ -421,24 +479,94 @@ class NoisyNetEstimator(BaseEstimator):
     def _batch_size(self, n_rows: int) -> int:
         return min(256, n_rows) if self.batch_size == "auto" else self.batch_size
 
-    def _split(self, rows: Rows) -> tuple[Rows, Rows | None]:
-        """Training and validation rows of a fit (all rows and None without early stopping)."""
-        if not self.early_stopping:
-            return rows, None
-        n = len(rows)
+    def _split_positions(self, n: int, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted positions of the training and the validation rows of a fit with early stopping.
+
+        ``labels`` (class codes, or None) stratify the split when every class has rows enough.
+        """
         n_valid = math.ceil(self.validation_fraction * n)
         if n < 2 or n_valid >= n:
             raise ValueError(
                 f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the rows, "
                 f"which leaves no training rows out of {n}; pass more rows or set early_stopping=False."
             )
-        labels = self._stratify(rows.y)
         if labels is not None:
             counts = np.unique(labels, return_counts=True)[1]
             if counts.min() < 2 or min(n_valid, n - n_valid) < len(counts):
                 labels = None  # too few rows of some class to stratify
         train, valid = train_test_split(np.arange(n), test_size=n_valid, stratify=labels, random_state=self._seeds_[4])
-        return rows.subset(np.sort(train)), rows.subset(np.sort(valid))
+        train.sort(), valid.sort()  # in place: train_test_split returned new arrays
+        return train, valid
+
+    def _early_split(self, y) -> tuple[np.ndarray, np.ndarray] | None:
+        """The split of a fit with early stopping, from its targets, before X is validated.
+
+        The network's table does not exist yet, so the split's own bookkeeping (scikit-learn's
+        stratified split holds about 80 bytes a row for a moment: 0.4x a float32 table of 50
+        columns) never adds to it in the fit's peak memory. The positions are those
+        :meth:`_split` would compute from the validated rows (the class codes of ``y`` are
+        its encoded labels). None without early stopping, or when the targets fail
+        scikit-learn's check here: their validation names the problem, and :meth:`_split`
+        splits the validated rows.
+        """
+        if not self.early_stopping:
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # validation warns about y itself, once
+                y = _check_y(y, **self._target_validation)
+                return self._split_positions(len(y), self._stratify(y))
+        except (ValueError, TypeError):
+            return None
+
+    def _split(self, rows: Rows, positions: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Rows, Rows | None]:
+        """Training and validation rows of a fit (all rows and None without early stopping).
+
+        Both parts are positions in the one table (a copy of the training rows was 0.9x
+        the table on top of it); the batches gather their rows. ``positions`` come from
+        :meth:`_early_split` when it could compute them.
+        """
+        if not self.early_stopping:
+            return rows, None
+        if positions is None or sum(map(len, positions)) != len(rows):
+            positions = self._split_positions(len(rows), self._stratify(rows.y.numpy()))
+        train, valid = positions
+        return rows.subset(train), rows.subset(valid)
+
+    def _check_weights(self, train: Rows, valid: Rows | None, sample_weighted: bool) -> None:
+        """Refuse, before training, a fit whose weights leave no rows to learn from or to validate on.
+
+        Held-out rows that all weigh zero gave early stopping a validation loss of 0 in every
+        epoch and a division by zero in the validation score after training. They are
+        refused rather than validated unweighted: a zero weight says that a row must not
+        count (a ``class_weight`` of 0 drops a class), and choosing the epoch on those rows
+        would go against it; and when no weighted row was held out, the weighted rows are
+        too few for a validation loss anyway.
+        """
+        if train.w is None:
+            return
+        class_weighted = getattr(self, "class_weight", None) is not None
+        sources = " times ".join(name for name, used in (("sample_weight", sample_weighted),
+                                                         ("class_weight", class_weighted)) if used)
+        trains, validates = bool((train.w > 0).any()), valid is not None and bool((valid.w > 0).any())
+        if not trains and not validates:
+            raise ValueError(
+                f"Every row weighs zero under {sources}: there is nothing to learn from. Give some rows a "
+                "positive weight (a class_weight of 0 drops every row of that class)."
+            )
+        if valid is not None and not validates:
+            raise ValueError(
+                f"early_stopping=True held out {len(valid)} of the {len(train) + len(valid)} rows "
+                f"(validation_fraction={self.validation_fraction}) for the validation loss, and they all weigh "
+                f"zero under {sources}: there is nothing to choose the epoch on. Give more rows a positive "
+                "weight, raise validation_fraction, or set early_stopping=False."
+            )
+        if not trains:
+            raise ValueError(
+                f"The {len(train)} rows left for training after early stopping held out {len(valid)} all weigh "
+                f"zero under {sources}: there is nothing to learn from. Give more rows a positive weight, or set "
+                "early_stopping=False."
+            )
 
     def _input_layout(self, n_features: int) -> FeatureLayout:
         """What each input column of the network holds (all numbers without the built-in preprocessing)."""
@@ -538,17 +666,20 @@ class NoisyNetEstimator(BaseEstimator):
         device = net.device
         net.batch_size = self._batch_size(len(rows))
         self._architecture.check_batches(self, len(rows), net.batch_size)
-        if valid is not None:
-            valid = valid.to(device)
-            net.train_split = predefined_split(Dataset(valid.net_input(), valid.y))
+        # Training and validation rows are positions in one table: it moves to the device
+        # once, goes to skorch whole, and the split hands skorch the positions.
+        if valid is not None and not rows.shares_table(valid):
+            raise RuntimeError("The training and validation rows must be positions in one table.")
+        rows = rows.to(device)
+        if valid is not None or rows.index is not None:
+            net.train_split = partial(split_by_index, train=rows.index, valid=None if valid is None else valid.index)
         lr_schedule = dict(net.callbacks_).get("lr_schedule")
         if lr_schedule is not None:
             # fit has a budget of max_epochs epochs to schedule; partial_fit trains at the constant lr.
             lr_schedule.lr = self.lr
             lr_schedule.steps = None if epochs is not None else self.max_epochs * math.ceil(len(rows) / net.batch_size)
-        rows = rows.to(device)
         try:
-            net.partial_fit(rows.net_input(), rows.y, epochs=epochs)
+            net.partial_fit(*rows.table_input(), epochs=epochs)
         finally:
             # Nothing of the training data stays with the model (or its pickle).
             net.train_split = None
@@ -582,7 +713,12 @@ class NoisyNetEstimator(BaseEstimator):
             Weights of the rows in the training loss (a weighted mean), in the
             validation loss of early stopping and in the fitted statistics (class
             shares, target scaling). Integer weights act as repeated rows, up to the
-            randomness of training.
+            randomness of training. Only their ratios matter: weights beyond float32's
+            range (the network's) are scaled by a power of two, exactly. With early
+            stopping, held-out rows that all weigh zero (with ``class_weight`` too)
+            are refused before training: there would be no validation loss to choose
+            the epoch on, and validating on rows weighted zero would count rows meant
+            not to count.
 
         Returns
         -------
@@ -628,7 +764,8 @@ class NoisyNetEstimator(BaseEstimator):
         """``fit`` (a new network, early stopping) or ``partial_fit`` (one epoch; the first call builds the network).
 
         All or nothing: a new network is discarded when anything raises, a continued one
-        gets back the weights, optimizer state and attributes it had.
+        gets back the weights, optimizer state, attributes and random streams (noise,
+        shuffling) it had, so the next call trains as if the failed one had not been made.
         """
         self._validate_hyperparameters()
         if incremental:
@@ -636,9 +773,14 @@ class NoisyNetEstimator(BaseEstimator):
         continuing = incremental and self.__sklearn_is_fitted__()
         if continuing:
             self._check_unchanged_network()
-            saved_attributes, saved_training = dict(vars(self)), snapshot_training_state(self.net_)
+            saved_attributes, saved_training = dict(vars(self)), snapshot_training_state(self.net_, streams=True)
         try:
+            if not continuing:
+                self._draw_seeds()
+            positions = None if incremental else self._early_split(y)
+            X_in = X
             X, y = self._validate_X_y(X, y, reset=not continuing)
+            self._check_features(X_in, X, reset=not continuing)
             w = self._validate_sample_weight(sample_weight, X)
             if not continuing:
                 self._set_targets(y, w, classes)
@@ -647,8 +789,9 @@ class NoisyNetEstimator(BaseEstimator):
                 train, valid = rows, None
                 self._apply_training_parameters()
             else:
-                self._draw_seeds()
-                train, valid = (rows, None) if incremental else self._split(rows)
+                train, valid = (rows, None) if incremental else self._split(rows, positions)
+                if not incremental:
+                    self._check_weights(train, valid, sample_weight is not None)
                 self._fit_params_ = self.get_params(deep=False)
                 self._initialize(X, len(train))
             self._train(train, valid, epochs=1 if incremental else None)
@@ -809,6 +952,14 @@ class NoisyNetEstimator(BaseEstimator):
         tags.input_tags.allow_nan = self.preprocessing is not None
         tags.input_tags.sparse = False
         return tags
+
+
+def _varies(column: tuple[str, np.ndarray] | None) -> bool:
+    """Whether an input column (from ``_input_column``) holds two different observed values."""
+    if column is None:
+        return False
+    observed = column[1][~np.isnan(column[1])]
+    return len(observed) > 0 and observed.min() != observed.max()
 
 
 def _equal(a, b) -> bool:

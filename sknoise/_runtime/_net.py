@@ -262,15 +262,24 @@ class TrainingDivergedWarning(RuntimeWarning):
     """Training diverged and was stopped; the weights of the last finished epoch were kept."""
 
 
-def snapshot_training_state(net) -> dict:
+def snapshot_training_state(net, streams: bool = False) -> dict:
     """A copy of what training changes: the weights (the criterion's learned ones too, such
-    as the joint energy loss's temperature), the optimizer state and the history's length."""
-    return {
+    as the joint energy loss's temperature), the optimizer state and the history's length.
+
+    With ``streams``, also where the random streams of training stand (the noise stream's
+    call count and the shuffling generator), for undoing a whole training call: a failed
+    ``partial_fit`` must not change what the next call draws.
+    """
+    state = {
         "module": {k: v.detach().clone() for k, v in net.module_.state_dict().items()},
         "criterion": {k: v.detach().clone() for k, v in net.criterion_.state_dict().items()},
         "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
         "epochs": len(net.history),
     }
+    if streams:
+        state["noise_calls"] = net.module_.noise_rng.calls
+        state["shuffle"] = net.shuffle_generator_.get_state()
+    return state
 
 
 def restore_training_state(net, state: dict) -> None:
@@ -280,11 +289,18 @@ def restore_training_state(net, state: dict) -> None:
     net.optimizer_.load_state_dict(state["optimizer"])
     while len(net.history) > state["epochs"]:
         del net.history[-1]
+    if "noise_calls" in state:
+        net.module_.noise_rng.restore_call(state["noise_calls"])
+        net.shuffle_generator_.set_state(state["shuffle"])
 
 
 def _all_finite(tensors) -> bool:
-    checks = [torch.isfinite(t).all() for t in tensors if torch.is_tensor(t) and t.is_floating_point()]
-    return bool(torch.stack(checks).all()) if checks else True
+    # One read-back per device: Adam keeps its step counts on the CPU when the weights are on a GPU.
+    checks: dict = {}
+    for t in tensors:
+        if torch.is_tensor(t) and t.is_floating_point():
+            checks.setdefault(t.device, []).append(torch.isfinite(t).all())
+    return all(bool(torch.stack(found).all()) for found in checks.values())
 
 
 def _optimizer_tensors(optimizer):

@@ -60,6 +60,23 @@ def _collapse_hint(estimator, X: torch.Tensor) -> str:
     )
 
 
+def _check_target_scaling(y2: np.ndarray, mean: np.ndarray, std: np.ndarray) -> None:
+    """Refuse targets whose standardization overflows float64 (it squares their deviations).
+
+    A target near 1e160 gave an infinite scale, NaN predictions and "Input contains NaN"
+    from the score; the real cause is the target's magnitude.
+    """
+    bad = ~(np.isfinite(mean) & np.isfinite(std))
+    if bad.any():
+        column = int(np.flatnonzero(bad)[0])
+        where = f"target column {column}" if y2.shape[1] > 1 else "the target"
+        raise ValueError(
+            f"Standardizing {where} overflows float64: its values reach {np.abs(y2[:, column]).max():.3g} in "
+            "magnitude, and their squared deviations (for the standard deviation) exceed 1.8e308: rescale y "
+            "(e.g. divide it by a power of ten) and scale the predictions back."
+        )
+
+
 class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
     """The classification layer: labels, class weights, probabilities, ``score`` (accuracy)."""
 
@@ -137,8 +154,9 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
     def _n_outputs(self) -> int:
         return len(self.classes_)
 
-    def _stratify(self, y: torch.Tensor) -> np.ndarray:
-        return y.numpy()
+    def _stratify(self, y: np.ndarray) -> np.ndarray:
+        # Codes in the order of np.unique: a fit's encoded labels are these very codes.
+        return np.unique(y, return_inverse=True)[1]
 
     def _net_arguments(self, module: nn.Module) -> dict:
         # The net sees encoded labels 0..K-1 (so does a skorch scoring callback); skorch's
@@ -323,8 +341,10 @@ class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
         self.n_outputs_ = y2.shape[1]
         self._single_output_ = y.ndim == 1
         weights = np.ones(len(y2)) if w is None else w
-        mean = np.average(y2, axis=0, weights=weights)
-        std = np.sqrt(np.average((y2 - mean) ** 2, axis=0, weights=weights))
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = np.average(y2, axis=0, weights=weights)
+            std = np.sqrt(np.average((y2 - mean) ** 2, axis=0, weights=weights))
+        _check_target_scaling(y2, mean, std)
         self.target_mean_ = mean
         # A constant target has no spread to divide by.
         self.target_scale_ = np.where(std > 0, std, 1.0)

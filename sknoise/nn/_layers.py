@@ -105,6 +105,16 @@ class NoiseRNG:
         self.calls += 1
         self._restart_stream()
 
+    def restore_call(self, calls: int) -> None:
+        """Put the training stream back to the call count ``calls`` (a :attr:`calls` read before a call).
+
+        Undoes a training call that failed: training calls start with :meth:`next_call`,
+        so the next one draws exactly what it would have drawn had the failed call never
+        been made.
+        """
+        self.calls = int(calls)
+        self._restart_stream()
+
     def _restart_stream(self) -> None:
         self._generators: dict[str, torch.Generator] = {}
         self._banks: dict[tuple, list] = {}
