@@ -207,7 +207,8 @@ def reference_tables():
     large = pd.DataFrame({"x": rng.lognormal(size=150_000), "y": rng.normal(size=150_000).astype(np.float32)})
     large.loc[::11, "x"] = np.nan
     return [
-        ("mixed", df, new), ("float32 array", floats32, floats32[:50] * 3), ("float64 array", floats32.astype(float), None),
+        ("mixed", df, new), ("float32 array", floats32, floats32[:50] * 3),
+        ("float64 array", floats32.astype(float), None),
         ("float32 and float64 columns", mixed32, mixed32.head(20) * 2), ("nullable and integer dtypes", nullable, None),
         ("many categories", many, many.head(30).assign(cat="unseen")), ("large", large, None),
     ]

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from contextvars import ContextVar
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from numbers import Integral
 from typing import ClassVar
 
@@ -43,6 +43,7 @@ from ..nn._networks import EmbeddedInput, MemberMean, PeriodicEmbedding
 from ..nn._noise import MULTIPLICATIVE_NOISES, get_noise
 from ._architecture import Architecture, hidden_sizes
 from ._data import Rows, largest_magnitude
+from ._frames import check_dense_frame, to_pandas
 from ._net import (
     BestEpoch,
     LastGoodEpoch,
@@ -53,7 +54,6 @@ from ._net import (
     snapshot_training_state,
 )
 from ._params import OPTIMIZERS, constraints, names_with, optuna_space, parameter_names, search_ranges, with_prefix
-from ._frames import check_dense_frame, to_pandas
 from ._preprocessing import FeatureLayout, TablePreprocessor, embedding_width, warn_unseen
 from ._schedules import LRScheduler, NoiseScheduler
 from ._validation import (

@@ -72,7 +72,8 @@ def _categories(entry, n: int, kinds: list, key: str) -> tuple[int, list]:
     _require(isinstance(column, int) and not isinstance(column, bool) and 0 <= column < n,
              f"{key!r} entry names no column: {column!r}")
     _require(kinds[column] == CATEGORICAL, f"{key!r} column {column} is not categorical")
-    _require(isinstance(entry["categories"], list) and entry["categories"], f"{key!r} column {column} has no categories")
+    _require(isinstance(entry["categories"], list) and entry["categories"],
+             f"{key!r} column {column} has no categories")
     categories = [decode_category(pair) for pair in entry["categories"]]
     seen = {}
     for value in categories:

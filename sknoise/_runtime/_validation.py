@@ -114,7 +114,10 @@ def text_in_array_hint(error: ValueError, preprocessing) -> ValueError:
     return ValueError(f"{error}. X holds text; {advice}.")
 
 
-_DATE_LIKE = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}.*)?\s*$")
+#: Text that starts like a date: 2021-03-04, 2021/3/4, 04.03.2021, 3/4/21, optionally with a time.
+_DATE_LIKE = re.compile(
+    r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}.*)?\s*$"
+)
 
 
 def _looks_like(values: list) -> str | None:
