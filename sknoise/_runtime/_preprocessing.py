@@ -334,6 +334,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True
         tags.input_tags.categorical = True
+        # The output is the network's float32 input, whatever the input's precision.
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
     # ------------------------------------------------------------------ for the estimators
