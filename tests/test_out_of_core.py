@@ -226,3 +226,17 @@ def test_an_unfitted_or_unsuitable_preprocessing_is_refused_with_what_to_do(late
     embedded = TablePreprocessor(max_onehot=2).fit(frame)
     with pytest.raises(ValueError, match="max_onehot=None"):
         NoisyEBMClassifier(preprocessing=embedded, max_epochs=1).fit(frame, y)
+
+
+def test_the_estimator_keeps_its_own_copy_of_the_given_preprocessing(late):
+    import pickle
+
+    frame, y, test, *_ = late
+    pre = TablePreprocessor().partial_fit(frame[:3000])
+    model = late_model(max_epochs=2, preprocessing=pre).fit(frame, y)
+    before = model.predict_proba(test)
+    pre.partial_fit(frame[3000:])  # the user's preprocessor goes on; the model's does not
+    np.testing.assert_array_equal(model.predict_proba(test), before)
+    assert model.preprocessing is pre and model.preprocessor_ is not pre
+    # The model keeps no sample of the data for partial_fit's statistics: its pickle stays small.
+    assert len(pickle.dumps(model.preprocessor_)) < len(pickle.dumps(pre)) / 10

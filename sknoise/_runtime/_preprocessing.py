@@ -30,6 +30,7 @@ sample); ``fit`` on a dask DataFrame does the same with dask's reductions (``_da
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 from numbers import Integral
@@ -347,9 +348,7 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
 
     def _transform_table(self, X) -> np.ndarray:
         """Transform a table whose columns were validated (by :meth:`transform` or an estimator)."""
-        frame = self._aligned(self._table(X))
-        self._check_finite(frame, self.numeric_columns_)
-        return self._features(frame)
+        return self._features(self._aligned(self._table(X)))
 
     def _unseen(self, X) -> list[str]:
         """What in a validated table the fit never saw: categories, and values of columns never observed."""
@@ -370,8 +369,11 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         return found
 
     def _fitted_copy(self) -> TablePreprocessor:
-        """A copy of the fitted preprocessor without the statistics ``partial_fit`` merges into."""
-        return type(self)._from_state(*self._get_state())
+        """A copy of the fitted preprocessor without the statistics ``partial_fit`` merges into
+        (an estimator keeps this: its pickle stays small, and later chunks cannot change it)."""
+        shallow = copy.copy(self)
+        shallow._summary = None
+        return copy.deepcopy(shallow)
 
     # ------------------------------------------------------------------ state (no pickle)
     def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
@@ -429,17 +431,20 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         return [c for c in frame.columns if column_kind(frame[c]) == NUMERIC]
 
     @staticmethod
-    def _check_finite(frame: pd.DataFrame, columns: list) -> None:
+    def _check_finite(frame: pd.DataFrame, columns: list, values: np.ndarray | None = None) -> None:
+        """Refuse infinity in the numeric ``columns`` (their ``values`` when already at hand), naming them."""
         if not columns:
             return
         for begin in range(0, len(frame), _BLOCK_ROWS):
-            values = numeric_values(frame.iloc[begin:begin + _BLOCK_ROWS], columns)
-            infinite = np.isinf(values).any(axis=0)
+            block = numeric_values(frame.iloc[begin:begin + _BLOCK_ROWS], columns) if values is None else values
+            infinite = np.isinf(block).any(axis=0)
             if infinite.any():
                 raise ValueError(
                     f"Input X holds infinity in column(s) {[columns[i] for i in np.flatnonzero(infinite)]}; "
                     "replace it with a finite value or NaN (missing)."
                 )
+            if values is not None:
+                return
 
     def _aligned(self, frame: pd.DataFrame, allow_new_kinds: bool = False) -> pd.DataFrame:
         """The frame with the fitted column labels (by position, as validated) and each column of its fitted kind.
@@ -581,11 +586,15 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         out = np.empty((len(frame), n_scaled + n_missing + sum(widths) + len(self.embedded_columns_)),
                        dtype=np.float32)
         onehot_index = [self._onehot_index(c) for c in self.onehot_columns_]
+        unscaled = [c for c in self.numeric_columns_ if c not in self.scaled_columns_]
         for begin in range(0, len(frame), _BLOCK_ROWS):
             block = frame.iloc[begin:begin + _BLOCK_ROWS]
             rows = np.arange(begin, begin + len(block))
+            self._check_finite(block, unscaled)
             if n_scaled:
-                values = self._scaling.transform(numeric_values(block, self.scaled_columns_))
+                values = numeric_values(block, self.scaled_columns_)
+                self._check_finite(block, self.scaled_columns_, values)
+                values = self._scaling.transform(values)
                 values[np.isnan(values)] = 0.0  # missing: the centre of the scale
                 out[rows[0]:rows[-1] + 1, :n_scaled] = values
             if n_missing:
