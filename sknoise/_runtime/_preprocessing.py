@@ -656,8 +656,8 @@ def warn_unseen(found: list[str], fitted_on_first_call: bool) -> None:
         advice = (
             "its preprocessing was fitted on the first partial_fit call's rows only, so these are encoded as "
             "unknown (or dropped) for good. Fit a TablePreprocessor over all the data first (partial_fit over the "
-            "chunks, or fit on a dask DataFrame) and pass it as preprocessing=...: see the README, 'Data larger "
-            "than memory'"
+            "chunks, or fit on a dask DataFrame) and pass it as preprocessing=...: see the README, "
+            "'Data larger than memory'"
         )
     else:
         advice = "they are encoded as unknown (or dropped): fit the preprocessing over all the data"
