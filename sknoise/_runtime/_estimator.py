@@ -43,7 +43,6 @@ from ..nn._networks import EmbeddedInput, MemberMean, PeriodicEmbedding
 from ..nn._noise import MULTIPLICATIVE_NOISES, get_noise
 from ._architecture import Architecture, hidden_sizes
 from ._data import Rows, largest_magnitude
-from ._frames import check_dense_frame, to_pandas
 from ._net import (
     BestEpoch,
     LastGoodEpoch,
@@ -66,6 +65,7 @@ from ._validation import (
     check_optimizer,
     column_names,
     text_in_array_hint,
+    validate_table,
 )
 
 __all__ = ["NoisyNetEstimator", "store_init_params", "registered_estimators", "CHECK_ROWS"]
@@ -338,27 +338,8 @@ class NoisyNetEstimator(BaseEstimator):
             raise text_in_array_hint(error, None) from error
 
     def _validate_table(self, X, reset: bool):
-        """Any DataFrame becomes a pandas one that keeps its columns (any dtype); anything else must be
-        numeric (NaN allowed)."""
-        frame = to_pandas(X)
-        if frame is not None:
-            check_dense_frame(frame)
-            validate_data(self, frame, reset=reset, skip_check_array=True)
-            if frame.shape[1] == 0:
-                raise ValueError(
-                    f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required by "
-                    f"{type(self).__name__}."
-                )
-            if len(frame) == 0:
-                raise ValueError(
-                    f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required."
-                )
-            return frame
-        # float32 stays float32 (the preprocessing computes in it, half the memory); others become float64.
-        try:
-            return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
-        except ValueError as error:
-            raise text_in_array_hint(error, "auto") from error
+        """Any DataFrame as a pandas one that keeps its columns (any dtype); anything else must be numeric."""
+        return validate_table(self, X, reset)
 
     def _preprocess(self, X, reset: bool) -> torch.Tensor:
         if not reset:

@@ -51,16 +51,10 @@ from ._columns import (
     numbers_in_object_column,
     ordered_categories,
 )
-from ._frames import check_dense_frame, is_dask_frame, to_pandas
+from ._frames import is_dask_frame
 from ._scaling import NUMERIC_SCALINGS, NumericScaling, smooth_clip
 from ._summary import TableSummary, numeric_values
-from ._validation import (
-    PreprocessingWarning,
-    check_no_datetime_columns,
-    find_stacklevel,
-    text_in_array_hint,
-    warn_nearly_unique_column,
-)
+from ._validation import PreprocessingWarning, find_stacklevel, validate_table, warn_nearly_unique_column
 
 __all__ = ["NUMERIC_SCALINGS", "FeatureLayout", "TablePreprocessor", "smooth_clip", "embedding_width"]
 
@@ -398,24 +392,7 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ input
     def _check_input(self, X, reset: bool, allow_empty: bool = False):
         """A pandas DataFrame (any DataFrame is converted) or a float array, checked as scikit-learn checks."""
-        frame = to_pandas(X)
-        if frame is None:
-            try:
-                return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
-                                     ensure_all_finite="allow-nan")
-            except ValueError as error:
-                raise text_in_array_hint(error, "auto") from error
-        check_no_datetime_columns(frame)
-        check_dense_frame(frame)
-        validate_data(self, frame, reset=reset, skip_check_array=True)
-        if frame.shape[1] == 0:
-            raise ValueError(
-                f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required by "
-                f"{type(self).__name__}."
-            )
-        if len(frame) == 0 and not allow_empty:
-            raise ValueError(f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required.")
-        return frame
+        return validate_table(self, X, reset, allow_empty)
 
     def _table(self, X) -> pd.DataFrame:
         """``X`` as a DataFrame: an array's columns are the fitted ones (positions before fit)."""

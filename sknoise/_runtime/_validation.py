@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import validate_data
 
-from ._frames import temporal_columns
+from ._frames import check_dense_frame, temporal_columns, to_pandas
 from ._net import is_skorch_callback
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "check_no_datetime_columns",
     "check_no_missing_targets",
     "text_in_array_hint",
+    "validate_table",
     "warn_nearly_unique_column",
     "check_no_booleans_as_numbers",
     "check_optimizer",
@@ -115,6 +117,31 @@ def text_in_array_hint(error: ValueError, preprocessing) -> ValueError:
 
 
 #: Text that starts like a date: 2021-03-04, 2021/3/4, 04.03.2021, 3/4/21, optionally with a time.
+def validate_table(estimator, X, reset: bool, allow_empty: bool = False):
+    """The table the built-in preprocessing takes: any DataFrame as a pandas one (its columns of any
+    dtype), anything else as a float array (NaN allowed); scikit-learn's checks of the columns
+    (``n_features_in_``, ``feature_names_in_``) on ``estimator``, and clear errors for the rest."""
+    frame = to_pandas(X)
+    if frame is None:
+        # float32 stays float32 (the preprocessing computes in it, half the memory); others become float64.
+        try:
+            return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32],
+                                 ensure_all_finite="allow-nan")
+        except ValueError as error:
+            raise text_in_array_hint(error, "auto") from error
+    check_no_datetime_columns(frame)
+    check_dense_frame(frame)
+    validate_data(estimator, frame, reset=reset, skip_check_array=True)
+    if frame.shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required by "
+            f"{type(estimator).__name__}."
+        )
+    if len(frame) == 0 and not allow_empty:
+        raise ValueError(f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required.")
+    return frame
+
+
 _DATE_LIKE = re.compile(
     r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}.*)?\s*$"
 )
