@@ -12,7 +12,9 @@ from ._architectures._ninr import NIWNormRecorder, ninr_phase
 from ._estimators import NINRClassifier, NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
 from ._robustness import available_corruptions, corrupt, plot_robustness, robustness_curve
 from ._runtime._net import TrainingDivergedError, TrainingDivergedWarning
+from ._runtime._preprocessing import TablePreprocessor
 from ._runtime._schedules import noise_schedule_factor
+from ._runtime._validation import PreprocessingWarning
 from ._search import suggest_params
 from ._version import __version__
 from .nn import (
@@ -57,6 +59,8 @@ __all__ = [
     "NoisyMLPClassifier",
     "NoisyMLPRegressor",
     "NoisyModule",
+    "PreprocessingWarning",
+    "TablePreprocessor",
     "TrainingDivergedError",
     "TrainingDivergedWarning",
     "apply_noise",

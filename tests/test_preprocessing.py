@@ -1,14 +1,18 @@
 """The built-in preprocessing: a DataFrame in as it is, categories, missing values, unknown categories."""
 
+import dataclasses
+import json
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from sknoise import NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
-from sknoise._runtime._preprocessing import TablePreprocessor, smooth_clip
+import sknoise
+from sknoise import NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor, TablePreprocessor
+from sknoise._runtime._preprocessing import smooth_clip
 from sknoise.nn import EmbeddedInput, PeriodicEmbedding
 
 from ._common import ESTIMATORS, each
@@ -177,3 +181,115 @@ def test_a_missing_value_becomes_the_columns_centre_on_its_scale(scaling):
     # The scale is fitted on the observed values only.
     observed = pre.transform(X[50:])[:, 0]
     assert abs(np.median(observed)) < 0.02 if scaling != "standard" else abs(observed.mean()) < 1e-5
+
+
+# ----------------------------------------------------------------------------- the statistics as plain arrays
+def reference_tables():
+    """Tables that worked with the preprocessing before its state API, and rows to transform after fit."""
+    df, _, _ = mixed_frame(600)
+    new = df.head(8).copy()
+    new["city"] = ["Rome", None, "Oslo", "Paris", "Lima", "Rome", "Oslo", "Lima"]
+    new["zip"] = pd.Categorical(["z99", "z01", None, "zzz", "z02", "z03", "z04", "z05"])
+    new["plan"] = pd.array(["enterprise", None, "pro", "pro", "basic", "basic", "pro", None], dtype="string")
+    new.loc[0, "income"], new.loc[1, "age"], new.loc[2, "income"] = np.nan, 1e9, -1e9
+    rng = np.random.default_rng(3)
+    floats32 = rng.lognormal(size=(2000, 3)).astype(np.float32)
+    floats32[rng.random((2000, 3)) < 0.1] = np.nan
+    mixed32 = pd.DataFrame({"a": floats32[:, 0], "b": floats32[:, 1].astype(np.float64), "c": floats32[:, 2]})
+    nullable = pd.DataFrame({
+        "i": pd.array(rng.integers(0, 9, 500), dtype="Int64"), "f": pd.array(rng.normal(size=500), dtype="Float32"),
+        "k": rng.integers(-5, 5, 500), "u": rng.integers(0, 3, 500).astype(np.uint8),
+        "flag": pd.array(rng.choice([True, False, None], 500), dtype="boolean"),
+        "n": pd.Categorical(rng.integers(0, 40, 500)),
+    })
+    nullable.loc[::7, "i"] = pd.NA
+    many = pd.DataFrame({"cat": rng.choice([f"c{i}" for i in range(45)], 3000, p=np.r_[[0.3], np.full(44, 0.7 / 44)]),
+                         "x": rng.standard_t(2, 3000), "empty": np.nan, "none": None})
+    large = pd.DataFrame({"x": rng.lognormal(size=150_000), "y": rng.normal(size=150_000).astype(np.float32)})
+    large.loc[::11, "x"] = np.nan
+    return [
+        ("mixed", df, new), ("float32 array", floats32, floats32[:50] * 3),
+        ("float64 array", floats32.astype(float), None),
+        ("float32 and float64 columns", mixed32, mixed32.head(20) * 2), ("nullable and integer dtypes", nullable, None),
+        ("many categories", many, many.head(30).assign(cat="unseen")), ("large", large, None),
+    ]
+
+
+@pytest.mark.parametrize("scaling", ["robust", "quantile", "standard"])
+@pytest.mark.parametrize("max_onehot", [9, None, 2])
+def test_the_features_are_those_of_the_scikit_learn_transformers_bit_for_bit(scaling, max_onehot):
+    """The statistics became plain arrays applied here: no number moved for tables that worked before."""
+    from ._reference_preprocessing import ReferencePreprocessor
+
+    for name, table, new in reference_tables():
+        reference = ReferencePreprocessor(scaling, max_onehot)
+        current = TablePreprocessor(numeric_scaling=scaling, max_onehot=max_onehot)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the reference's n_quantiles warning
+            expected = reference.fit_transform(table)
+            got = current.fit_transform(table)
+        np.testing.assert_array_equal(got, expected, err_msg=name)
+        assert dataclasses.astuple(current.layout_) == dataclasses.astuple(reference.layout_), name
+        for rows in [table[:100] if isinstance(table, np.ndarray) else table.head(100), new]:
+            if rows is not None:
+                np.testing.assert_array_equal(current.transform(rows), reference.transform(rows), err_msg=name)
+
+
+def state_round_trip(pre):
+    meta, arrays = pre._get_state()
+    text = json.dumps(meta)  # JSON as it is: no pickle anywhere
+    assert all(isinstance(a, np.ndarray) for a in arrays.values())
+    return TablePreprocessor._from_state(json.loads(text), {k: v.copy() for k, v in arrays.items()})
+
+
+@pytest.mark.parametrize("scaling", ["robust", "quantile", "standard"])
+@pytest.mark.parametrize("max_onehot", [9, None])
+def test_the_state_rebuilds_an_identical_preprocessor_without_pickle(scaling, max_onehot):
+    for name, table, new in reference_tables()[:6]:
+        pre = TablePreprocessor(numeric_scaling=scaling, max_onehot=max_onehot)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sknoise.PreprocessingWarning)
+            out = pre.fit_transform(table)
+        rebuilt = state_round_trip(pre)
+        np.testing.assert_array_equal(rebuilt.transform(table), out, err_msg=name)
+        if new is not None:
+            np.testing.assert_array_equal(rebuilt.transform(new), pre.transform(new), err_msg=name)
+        assert rebuilt.layout_ == pre.layout_ and str(rebuilt) == str(pre)
+        assert list(rebuilt.get_feature_names_out()) == list(pre.get_feature_names_out())
+
+
+def test_the_state_of_an_estimators_preprocessor_predicts_the_same():
+    df, y, _ = mixed_frame()
+    clf = NoisyMLPClassifier(**FAST).fit(df, y)
+    rebuilt = state_round_trip(clf.preprocessor_)
+    np.testing.assert_array_equal(rebuilt.transform(df), clf.preprocessor_.transform(df))
+    # The network's input is the preprocessor's output, as float32.
+    features = clf.preprocessor_.transform(df)
+    assert features.dtype == np.float32
+    np.testing.assert_allclose(clf.net_.predict_proba(features), clf.predict_proba(df), rtol=1e-5, atol=1e-6)
+
+
+def test_an_inconsistent_state_is_a_value_error():
+    df, _, _ = mixed_frame()
+    meta, arrays = TablePreprocessor().fit(df)._get_state()
+    broken = [
+        ({**meta, "format": "other"}, arrays),
+        ({**meta, "version": 99}, arrays),
+        ({**meta, "numeric_scaling": "minmax"}, arrays),
+        ({**meta, "scaled": [0, 9]}, arrays),
+        ({**meta, "scaled": [0, 2]}, arrays),  # 'city' is categorical
+        ({**meta, "columns": meta["columns"][:-1]}, arrays),
+        (meta, {"center": arrays["center"]}),
+        (meta, {**arrays, "scale": arrays["scale"][:1]}),
+        (meta, {**arrays, "scale": arrays["scale"].astype(np.int64)}),
+        (meta, {**arrays, "center": np.array([np.nan, 0.0])}),
+        ({**meta, "onehot": [{**meta["onehot"][0], "categories": [["str", "a"], ["str", "a"]]}]}, arrays),
+        ({**meta, "onehot": [{**meta["onehot"][0], "categories": [["float", "nan"]]}]}, arrays),
+        ({**meta, "embedded": []}, arrays),
+        ("meta", arrays),
+    ]
+    for bad_meta, bad_arrays in broken:
+        with pytest.raises(ValueError):
+            TablePreprocessor._from_state(bad_meta, bad_arrays)
+    with pytest.raises(ValueError, match="categories"):
+        TablePreprocessor().fit(pd.DataFrame({"when": [pd.Timestamp(0), pd.Timestamp(1)]}, dtype=object))._get_state()

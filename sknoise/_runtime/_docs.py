@@ -41,7 +41,9 @@ COMMON_ATTRIBUTES_DOC = """\
     n_features_in_ : int
         Number of features (columns) seen in fit.
     preprocessor_ : TablePreprocessor or None
-        The fitted preprocessing (``preprocessing='auto'``); None otherwise.
+        The fitted preprocessing (``preprocessing='auto'``, or a copy of the given
+        TablePreprocessor); ``print`` it to see what it does with each column, and its
+        ``transform`` gives the network's float32 input. None with ``preprocessing=None``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features, when X was a DataFrame with string column names.
     net_ : skorch.NeuralNetClassifier or skorch.NeuralNetRegressor

@@ -15,6 +15,7 @@ import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from numbers import Integral
 from typing import ClassVar
@@ -24,6 +25,7 @@ import torch
 from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import (
@@ -51,7 +53,7 @@ from ._net import (
     snapshot_training_state,
 )
 from ._params import OPTIMIZERS, constraints, names_with, optuna_space, parameter_names, search_ranges, with_prefix
-from ._preprocessing import FeatureLayout, TablePreprocessor, embedding_width
+from ._preprocessing import FeatureLayout, TablePreprocessor, embedding_width, warn_unseen
 from ._schedules import LRScheduler, NoiseScheduler
 from ._validation import (
     check_callbacks,
@@ -59,8 +61,11 @@ from ._validation import (
     check_float32_range,
     check_no_booleans_as_numbers,
     check_no_datetime_columns,
+    check_no_missing_targets,
     check_optimizer,
     column_names,
+    text_in_array_hint,
+    validate_table,
 )
 
 __all__ = ["NoisyNetEstimator", "store_init_params", "registered_estimators", "CHECK_ROWS"]
@@ -70,6 +75,10 @@ CHECK_ROWS = 2000
 
 #: The estimator classes sknoise defines, in the order they were defined.
 _REGISTRY: list[type] = []
+
+#: True while a partial_fit call validates its rows (the only caller of _validate_X_y that may
+#: meet what its preprocessing never saw and train on it).
+_IN_PARTIAL_FIT: ContextVar[bool] = ContextVar("sknoise_in_partial_fit", default=False)
 
 
 def registered_estimators() -> list[type]:
@@ -295,7 +304,7 @@ class NoisyNetEstimator(BaseEstimator):
     def _validate_X(self, X, reset: bool) -> torch.Tensor:
         check_no_datetime_columns(X)
         if self.preprocessing is None:
-            X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+            X = self._validate_numeric(X, reset)
             if reset:
                 self.preprocessor_ = None
             return self._to_float32(X)
@@ -304,8 +313,9 @@ class NoisyNetEstimator(BaseEstimator):
 
     def _validate_X_y(self, X, y, reset: bool) -> tuple[torch.Tensor, np.ndarray]:
         check_no_datetime_columns(X)
+        check_no_missing_targets(y)
         if self.preprocessing is None:
-            X, y = validate_data(self, X, y, reset=reset, dtype=[np.float32, np.float64], **self._target_validation)
+            X, y = self._validate_numeric(X, reset, y)
             if reset:
                 self.preprocessor_ = None
             return self._to_float32(X), self._validate_targets(y)
@@ -314,24 +324,64 @@ class NoisyNetEstimator(BaseEstimator):
         y = _check_y(y, **self._target_validation)
         X = self._validate_table(X, reset)
         check_consistent_length(X, y)
-        return self._preprocess(X, reset), self._validate_targets(y)
+        features = self._preprocess(X, reset)
+        if _IN_PARTIAL_FIT.get() and (not reset or not isinstance(self.preprocessing, str)):
+            self._warn_unseen_once(X)
+        return features, self._validate_targets(y)
+
+    def _validate_numeric(self, X, reset: bool, y=None):
+        """``preprocessing=None``: X as a float array (and y checked with it), scikit-learn's validation."""
+        try:
+            if y is None:
+                return validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+            return validate_data(self, X, y, reset=reset, dtype=[np.float32, np.float64], **self._target_validation)
+        except ValueError as error:
+            raise text_in_array_hint(error, None) from error
 
     def _validate_table(self, X, reset: bool):
-        """A DataFrame keeps its columns (any dtype); anything else must be numeric (NaN allowed)."""
-        if hasattr(X, "columns") and hasattr(X, "iloc"):
-            validate_data(self, X, reset=reset, skip_check_array=True)
-            if len(X) == 0:
-                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
-            return X
-        # float32 stays float32 (the preprocessing computes in it, half the memory); others become float64.
-        return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
+        """Any DataFrame as a pandas one that keeps its columns (any dtype); anything else must be numeric."""
+        return validate_table(self, X, reset)
 
     def _preprocess(self, X, reset: bool) -> torch.Tensor:
-        if reset:
+        if not reset:
+            return torch.from_numpy(self.preprocessor_._transform_table(X))
+        if isinstance(self.preprocessing, str):
             max_onehot = self.max_onehot if self._architecture.embeds_inputs else None
             self.preprocessor_ = TablePreprocessor(self.numeric_scaling, max_onehot)
-            return torch.from_numpy(self.preprocessor_.fit_transform(X))
-        return torch.from_numpy(self.preprocessor_.transform(X))
+            return torch.from_numpy(self.preprocessor_._fit_transform_table(X))
+        self.preprocessor_ = self._given_preprocessor()
+        return torch.from_numpy(self.preprocessor_._transform_table(self.preprocessor_._check_input(X, reset=False)))
+
+    def _given_preprocessor(self) -> TablePreprocessor:
+        """A copy of the fitted TablePreprocessor given as ``preprocessing`` (bare or in a FrozenEstimator)."""
+        given = self.preprocessing
+        given = given.estimator if isinstance(given, FrozenEstimator) else given
+        if not isinstance(given, TablePreprocessor):
+            raise ValueError(
+                f"preprocessing must be 'auto', None or a fitted sknoise.TablePreprocessor; got {self.preprocessing!r}."
+            )
+        if not hasattr(given, "layout_"):
+            raise ValueError(
+                "preprocessing is a TablePreprocessor that is not fitted: fit it first (fit, or partial_fit over "
+                "chunks of the data). A clone drops the fit (GridSearchCV, cross_validate and dask-ml's "
+                "Incremental clone the estimator): pass it as preprocessing=sklearn.frozen.FrozenEstimator(pre) "
+                "to keep it."
+            )
+        if given.layout_.codes and not self._architecture.embeds_inputs:
+            raise ValueError(
+                f"{type(self).__name__} takes no embedding codes (it reconstructs its inputs), but the given "
+                f"preprocessing embeds {given.embedded_columns_}: fit the TablePreprocessor with max_onehot=None."
+            )
+        return given._fitted_copy()
+
+    def _warn_unseen_once(self, X) -> None:
+        """partial_fit's warning when its rows hold categories or columns the preprocessing never saw."""
+        if self.preprocessor_ is None or getattr(self, "_warned_unseen_", False):
+            return
+        found = self.preprocessor_._unseen(X)
+        if found:
+            self._warned_unseen_ = True
+            warn_unseen(found, fitted_on_first_call=isinstance(self.preprocessing, str))
 
     @staticmethod
     def _validate_sample_weight(sample_weight, X: torch.Tensor) -> np.ndarray | None:
@@ -758,7 +808,11 @@ class NoisyNetEstimator(BaseEstimator):
         -------
         self
         """
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        token = _IN_PARTIAL_FIT.set(True)
+        try:
+            return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        finally:
+            _IN_PARTIAL_FIT.reset(token)
 
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
         """``fit`` (a new network, early stopping) or ``partial_fit`` (one epoch; the first call builds the network).

@@ -27,6 +27,7 @@ from numbers import Integral, Real
 from typing import Any, NamedTuple
 
 import torch
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch.distributions import Distribution
 
@@ -34,7 +35,7 @@ from ..nn._activations import available_activations
 from ..nn._inference import PRECISIONS
 from ..nn._networks import NIN_PLACEMENTS, NOISE_PLACEMENTS
 from ..nn._noise import available_noises
-from ._preprocessing import NUMERIC_SCALINGS
+from ._preprocessing import NUMERIC_SCALINGS, TablePreprocessor
 from ._schedules import LR_SCHEDULES, NOISE_SCHEDULES
 
 __all__ = [
@@ -145,16 +146,24 @@ _PARAMETERS = [
                                 "own, trained on its class's rows; the claims benchmark "
                                 "(benchmarks/results/ebm_claims.md) used (64,).")},
        notes={"ebm": "Here the hidden widths of every class's autoencoder ``d -> h_1 -> ... -> d``."}),
-    _p("preprocessing", "base", "network", [StrOptions({"auto"}), None], "'auto' or None", "auto", """
-        ``'auto'``: the estimator takes the table as it is, a DataFrame with numeric,
-        categorical (``category``, ``object``, ``string``, ``bool``) and missing values
-        or an array. Numeric columns are median-imputed, get a missing-indicator
-        column when they had missing values, and are scaled by ``numeric_scaling``;
-        categories (a missing value is a category of its own) are one-hot encoded
-        or embedded (see ``max_onehot``), and categories unseen in ``fit`` map to a
-        reserved value at prediction time. The fitted transform is ``preprocessor_``;
-        it pickles with the estimator. ``None``: ``X`` must already be numeric,
-        finite and scaled (e.g. by your own pipeline), and goes to the network as it is."""),
+    _p("preprocessing", "base", "network", [StrOptions({"auto"}), None, TablePreprocessor, FrozenEstimator],
+       "'auto', None or TablePreprocessor", "auto", """
+        ``'auto'``: the estimator takes the table as it is, a DataFrame (pandas,
+        polars, pyarrow, ...) with numeric, categorical (``category``, ``object``,
+        ``string``, ``bool``) and missing values, or an array, and fits a
+        :class:`sknoise.TablePreprocessor` on it (``numeric_scaling``,
+        ``max_onehot``): numeric columns are scaled, a missing value becomes the
+        column's centre plus a missing-indicator column, categories (a missing value
+        is a category of its own, matched by value) are one-hot encoded or embedded,
+        and categories unseen in ``fit`` map to a reserved value at prediction time.
+        The fitted transform is ``preprocessor_``; it pickles with the estimator.
+        A fitted ``TablePreprocessor`` (for out-of-core training, fitted over all
+        the data with ``partial_fit`` or on a dask DataFrame) is used as it is
+        (``numeric_scaling`` and ``max_onehot`` are then its own); wrap it in
+        ``sklearn.frozen.FrozenEstimator`` where the estimator is cloned (searches,
+        ``cross_validate``, dask-ml's ``Incremental``), as a clone drops the fit.
+        ``None``: ``X`` must already be numeric, finite and scaled (e.g. by your own
+        pipeline), and goes to the network as it is."""),
     _p("numeric_scaling", "base", "network", [StrOptions(set(NUMERIC_SCALINGS))],
        "{'robust', 'quantile', 'standard'}", "robust", """
         With ``preprocessing='auto'``: ``'robust'`` centres each numeric column on its
