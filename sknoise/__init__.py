@@ -10,6 +10,8 @@ them are re-exported here.
 from . import metrics, nn
 from ._architectures._ninr import NIWNormRecorder, ninr_phase
 from ._estimators import NINRClassifier, NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
+from ._onnx import to_onnx
+from ._persistence import ModelFileError, load, save
 from ._robustness import available_corruptions, corrupt, plot_robustness, robustness_curve
 from ._runtime._net import TrainingDivergedError, TrainingDivergedWarning
 from ._runtime._schedules import noise_schedule_factor
@@ -46,6 +48,7 @@ __all__ = [
     "NINRNet",
     "NINRRegressor",
     "NIWNormRecorder",
+    "ModelFileError",
     "NoiseDistribution",
     "NoiseInjectionNode",
     "NoiseLayer",
@@ -65,6 +68,7 @@ __all__ = [
     "available_noises",
     "corrupt",
     "get_noise",
+    "load",
     "make_activation",
     "metrics",
     "nn",
@@ -72,5 +76,7 @@ __all__ = [
     "noise_schedule_factor",
     "plot_robustness",
     "robustness_curve",
+    "save",
     "suggest_params",
+    "to_onnx",
 ]
