@@ -692,18 +692,24 @@ def load(path, device=None):
     return estimator
 
 
+def _looks_pickled(data: bytes) -> bool:
+    """A pickle (protocol 2 to 5, ending with its STOP opcode) or a zip archive (torch.save, joblib's zips)."""
+    pickled = len(data) > 2 and data[0] == 0x80 and 2 <= data[1] <= 5 and data.endswith(b".")
+    return pickled or data[:4] == b"PK\x03\x04"
+
+
 def _metadata(data: bytes) -> dict:
-    if data[:1] == b"\x80" or data[:2] == b"PK":
-        raise ModelFileError(
-            "it is a pickle (or a torch.save archive), not an sknoise model file; unpickling runs code, so "
-            "open it with pickle or joblib only if you trust its source"
-        )
-    if len(data) < 8:
-        raise ModelFileError("the file is truncated (no safetensors header)")
-    size = int.from_bytes(data[:8], "little")
-    if size > len(data) - 8:
-        raise ModelFileError(f"the file is truncated: its header alone claims {size} bytes, "
-                             f"the file holds {len(data) - 8} after the length")
+    size = int.from_bytes(data[:8], "little") if len(data) >= 8 else None
+    if size is None or size > len(data) - 8 or data[8:9] != b"{":
+        if _looks_pickled(data):
+            raise ModelFileError(
+                "it is a pickle (or a torch.save archive), not an sknoise model file; unpickling runs code, so "
+                "open it with pickle or joblib only if you trust its source"
+            )
+        if size is None or size > len(data) - 8:
+            raise ModelFileError(f"the file is truncated (it holds {len(data)} bytes, fewer than its header "
+                                 "says)")
+        raise ModelFileError("it is not a safetensors file (no JSON header)")
     try:
         header = json.loads(data[8:8 + size])
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
