@@ -685,7 +685,7 @@ def load(path, device=None):
             raise ModelFileError(f"the file holds tensors that belong to nothing: {shown}")
     except ModelFileError as error:
         raise ModelFileError(f"Cannot load {str(path)!r}: {error}.") from None
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError, RecursionError) as error:
         # A value of the wrong JSON type that no check above caught: still a refusal, never half a model.
         raise ModelFileError(f"Cannot load {str(path)!r}: the file is inconsistent "
                              f"({type(error).__name__}: {error}).") from None
@@ -712,7 +712,7 @@ def _metadata(data: bytes) -> dict:
         raise ModelFileError("it is not a safetensors file (no JSON header)")
     try:
         header = json.loads(data[8:8 + size])
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise ModelFileError(f"the safetensors header is not JSON ({error})") from None
     if not isinstance(header, dict):
         raise ModelFileError("the safetensors header is not a JSON object")
@@ -722,7 +722,7 @@ def _metadata(data: bytes) -> dict:
     _keys(metadata, {_METADATA_KEY}, "the safetensors metadata")
     try:
         doc = json.loads(metadata[_METADATA_KEY])
-    except (TypeError, json.JSONDecodeError) as error:
+    except (TypeError, json.JSONDecodeError, RecursionError) as error:
         raise ModelFileError(f"the sknoise metadata is not JSON ({error})") from None
     if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
         raise ModelFileError("it is not an sknoise model file (its metadata names no sknoise format)")
@@ -761,7 +761,8 @@ def _estimator(doc: dict, reader: _Reader, device) -> NoisyNetEstimator:
         target = _target_device(fitted["net"], device)
         for values in (params, fit_params):
             # The device parameter names where the network now lives ('auto' stays 'auto').
-            if not _is_auto(values["device"]) and torch.device(values["device"]) != torch.device(target):
+            if not _is_auto(values["device"]) and not _same_device(torch.device(values["device"]),
+                                                                    torch.device(target)):
                 values["device"] = target
     elif device is not None:
         params["device"] = str(torch.device(device))
@@ -806,6 +807,11 @@ def _set_metadata_requests(estimator, doc) -> None:
                 setter(**requests)
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"the metadata requests: {error}") from None
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether two devices are the same (``'cuda'`` names the current GPU, whatever its index)."""
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
 
 
 def _is_auto(device) -> bool:
@@ -953,9 +959,12 @@ def _load_net(est, doc: dict, reader: _Reader) -> None:
     _keys(rng_doc, {"seeds", "calls"}, "the noise streams")
     _keys(rng_doc["seeds"], {"train", "inference"}, "the noise streams' seeds")
     _require(_is_int(rng_doc["calls"]), "the noise streams' call counter must be an integer >= 0")
-    rng = module.noise_rng
-    _require(rng.seeds == rng_doc["seeds"], "the noise streams' seeds do not match the model's seeds")
-    rng.__setstate__({"seeds": dict(rng.seeds), "calls": rng_doc["calls"]})
+    seeds = rng_doc["seeds"]
+    _require(all(_is_int(seed) and seed < 2**63 for seed in seeds.values()),
+             "the noise streams' seeds must be integers in [0, 2**63)")
+    # The seeds as saved: NoiseRNG.reseed may have changed them since fit.
+    module.noise_rng.__setstate__({"seeds": {"train": seeds["train"], "inference": seeds["inference"]},
+                                   "calls": rng_doc["calls"]})
 
     train_noise = doc["train_noise"]
     if train_noise is not None:

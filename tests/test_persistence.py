@@ -168,6 +168,15 @@ def test_round_trip_keeps_the_noise_the_network_carries_after_set_params(cls, ir
     assert_same_training_state(model, loaded)
 
 
+def test_round_trip_keeps_reseeded_noise_streams(iris, tmp_path):
+    X, y = iris
+    model = sknoise.NINRClassifier(**FAST, inference_noise="same", n_inference_samples=8).fit(X, y)
+    model.net_.module_.noise_rng.reseed("inference", 12345)
+    loaded = round_trip(model, tmp_path)
+    assert loaded.net_.module_.noise_rng.seeds == model.net_.module_.noise_rng.seeds
+    assert_same_predictions(model, loaded, X)
+
+
 def test_round_trip_of_the_ebm_generative_objective_and_logmeanexp(iris, tmp_path):
     X, y = iris
     model = sknoise.NoisyEBMClassifier(**FAST, objective="generative", energy_aggregate="logmeanexp",
