@@ -152,3 +152,25 @@ def test_transform_input_validates_as_predict_does(iris):
         model.transform_input(np.where(X == X[0, 0], np.inf, X))
     with pytest.raises(NotFittedError):
         NoisyMLPClassifier().transform_input(X)
+
+
+@pytest.mark.parametrize("params", [
+    dict(batch_norm="after", activation="nah_sigmoid", dropout=0.2, noise_placement=("input", "pre_activation")),
+    dict(batch_norm="before", activation="nani_tanh", n_members=2, hidden_layer_sizes=(8, 8)),
+])
+def test_the_mlp_variants_export(params, iris, tmp_path):
+    X, y = iris
+    model = NoisyMLPClassifier(**{**FAST, **params}, preprocessing=None).fit(X, y)
+    path = tmp_path / "model.onnx"
+    to_onnx(model, path)
+    np.testing.assert_allclose(run(path, model.transform_input(X)), model.predict_proba(X), rtol=TOLERANCE,
+                               atol=TOLERANCE)
+
+
+def test_ninr_with_a_node_at_every_layer(iris, tmp_path):
+    X, y = iris
+    model = sknoise.NINRRegressor(**FAST, nin_placement="all", preprocessing=None).fit(X, X[:, 0])
+    path = tmp_path / "model.onnx"
+    to_onnx(model, path)
+    np.testing.assert_allclose(run(path, model.transform_input(X)), model.predict(X), rtol=TOLERANCE,
+                               atol=TOLERANCE)
