@@ -1,7 +1,9 @@
 """sknoise: noise-injection training of neural networks for scikit-learn.
 
 Estimators wrap PyTorch modules through skorch and follow the scikit-learn API:
-``fit``/``predict``/``predict_proba``, pipelines, ``clone``, grid search, pickling.
+``fit``/``predict``/``predict_proba``, pipelines, ``clone``, grid search, pickling;
+:func:`save` and :func:`load` store them in files that hold no code, and :func:`to_onnx`
+exports their prediction.
 The torch building blocks (noise distributions, noise layers, the networks) live in
 :mod:`sknoise.nn`, which imports neither scikit-learn nor skorch; the most used of
 them are re-exported here.

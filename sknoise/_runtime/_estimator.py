@@ -716,7 +716,9 @@ class NoisyNetEstimator(BaseEstimator):
         features : ndarray of shape (n_samples, n_network_inputs), dtype float32
         """
         check_is_fitted(self)
-        return self._validate_X(X, reset=False).numpy()
+        features = self._validate_X(X, reset=False).numpy()
+        # Without the preprocessing the network's input may be X's own memory: never hand that out.
+        return features.copy() if self.preprocessor_ is None else features
 
     def _monte_carlo_noise(self) -> InferenceNoise | None:
         """The Monte-Carlo noise asked for by the inference parameters; None when inference is deterministic.
