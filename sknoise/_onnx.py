@@ -212,7 +212,8 @@ def to_onnx(model, path, *, preprocessing: bool = False, opset_version: int | No
     Raises
     ------
     ImportError
-        If ``onnx`` or ``onnxscript`` is missing (``pip install sknoise[onnx]``).
+        If ``onnx`` or ``onnxscript`` is missing (``pip install sknoise[onnx]``), or torch
+        is older than 2.6.
     ValueError
         If ``preprocessing=True`` is asked of a preprocessing the graph cannot hold.
 
@@ -230,6 +231,9 @@ def to_onnx(model, path, *, preprocessing: bool = False, opset_version: int | No
     check_is_fitted(model)
     if type(model) not in registered_estimators():
         raise TypeError(f"to_onnx exports sknoise's estimators; got {type(model).__name__}.")
+    if torch.__version__ < "2.6":
+        raise ImportError(f"to_onnx needs torch >= 2.6 (its torch.export-based ONNX exporter); this is "
+                          f"torch {torch.__version__}.")
     try:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401

@@ -356,7 +356,8 @@ def _class_counts(v, est) -> bool:
 #: Every fitted attribute an estimator stores, beyond the network, the preprocessing and the
 #: fit parameters: name -> (check(value, estimator), required). Checks run in this order, so
 #: a check may read the attributes above it. save refuses a fitted attribute not listed here
-#: (it would be lost): a new one joins this table.
+#: (it would be lost) and load refuses one the file holds that is not listed: a new fitted
+#: attribute joins this table, with the check load makes of it.
 _COMMON_ATTRIBUTES = {
     "n_features_in_": (lambda v, est: _is_int(v, 1), True),
     "feature_names_in_": (_feature_names, False),
@@ -465,7 +466,8 @@ def save(model, path, *, optimizer_state: bool = True) -> None:
     except _Unstorable as error:
         raise ValueError(
             f"sknoise.save cannot store this {type(model).__name__}: {error}. A model file holds data only, "
-            f"never code; use a built-in name instead. {_TRUSTED_ALTERNATIVE}"
+            f"never code: use the built-in names (e.g. noise='gaussian', optimizer='adam') and no callbacks. "
+            f"{_TRUSTED_ALTERNATIVE}"
         ) from None
     data = safetensors.torch.save(writer.tensors, metadata={_METADATA_KEY: metadata})
     _write_atomically(Path(path), data)
