@@ -417,7 +417,8 @@ def run(args) -> pd.DataFrame:
                 for model in models:
                     if (task, model, fold) not in finished:
                         units.append((task, kind, model, fold, train, test, X, y))
-    print(f"{len(units)} fits to run ({len(finished)} already in {csv.name}); {machine_description()}", flush=True)
+    args.machine = machine_description()  # measured as the run starts (the runs log quotes it)
+    print(f"{len(units)} fits to run ({len(finished)} already in {csv.name}); {args.machine}", flush=True)
     start, rows = time.time(), []
     jobs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
         delayed(run_fold_safe)(*unit, seed=args.seed + unit[3], threads=args.threads, jobs=args.jobs)
@@ -725,7 +726,7 @@ def main() -> None:
     if not args.summary_only:
         with open(RESULTS / f"{args.out}.runs.md", "a") as log:
             log.write(f"- `{' '.join(['python', *sys.argv])}` ({(time.time() - started) / 60:.1f} min), code at "
-                      f"{code_version()}, on {machine_description()}\n")
+                      f"{code_version()}, on {getattr(args, 'machine', None) or machine_description()}\n")
     report(results, args, None if args.summary_only else started)
 
 

@@ -154,7 +154,8 @@ def test_a_column_never_observed_in_fit_keeps_only_its_indicator():
     y = X[:, 0] + X[:, 2]
     reg = NoisyMLPRegressor(hidden_layer_sizes=(8,), max_epochs=5, random_state=0).fit(X, y)
     pre = reg.preprocessor_
-    assert pre.scaled_columns_ == [0, 2] and pre.n_dense_ == 3  # two scaled columns, one indicator
+    assert pre.scaled_columns_ == [0, 2] and pre.layout_.numeric == (0, 1)  # two scaled columns ...
+    assert len(pre.layout_.dense) == 3  # ... and one indicator
     # The periodic embedding takes exactly the scaled columns, not the indicator.
     embedding = reg.net_.module_.numeric_embedding
     assert isinstance(embedding, PeriodicEmbedding) and embedding.n_features == 2
