@@ -69,7 +69,8 @@ class _Prediction(nn.Module):
             else:  # the Monte-Carlo free energy over the members: -log mean exp(-E)
                 energies = -(torch.logsumexp(-energies, dim=1) - math.log(self.n_members))
             return self.network.posterior(energies).float()
-        value = out.double().mean(dim=1) * self.target_scale + self.target_mean
+        # The first n_outputs columns are the means (a Gaussian head's variances follow them).
+        value = out[..., :self.target_mean.shape[0]].double().mean(dim=1) * self.target_scale + self.target_mean
         return value[:, 0] if self.single_output else value
 
 

@@ -338,11 +338,20 @@ def _seeds(v, est) -> bool:
     return isinstance(v, tuple) and len(v) == 5 and all(_is_int(s) and s < 2**31 for s in v)
 
 
-def _target_stat(positive: bool):
+def _target_stat(positive: bool, nonnegative: bool = False):
+    """A check of a float64 array with one finite value per target (positive, or >= 0, if asked)."""
     def check(v, est) -> bool:
         return (isinstance(v, np.ndarray) and v.dtype == np.float64 and v.shape == (getattr(est, "n_outputs_", -1),)
-                and bool(np.isfinite(v).all()) and (not positive or bool((v > 0).all())))
+                and bool(np.isfinite(v).all()) and (not positive or bool((v > 0).all()))
+                and (not nonnegative or bool((v >= 0).all())))
     return check
+
+
+def _conformity_scores(v, est) -> bool:
+    """Sorted, non-negative scores of at least two calibration rows, one column per target."""
+    return (isinstance(v, np.ndarray) and v.dtype == np.float64 and v.ndim == 2 and v.shape[0] >= 2
+            and v.shape[1] == est.n_outputs_ and not bool(np.isnan(v).any()) and bool((v >= 0).all())
+            and bool((np.diff(v, axis=0) >= 0).all()))
 
 
 def _class_counts(v, est) -> bool:
@@ -379,6 +388,11 @@ _REGRESSOR_ATTRIBUTES = {
     "_single_output_": (lambda v, est: isinstance(v, bool) and (not v or est.n_outputs_ == 1), True),
     "target_mean_": (_target_stat(False), True),
     "target_scale_": (_target_stat(True), True),
+    # The calibration of the predictive spread and of the conformal intervals.
+    "noise_floor_": (_target_stat(False, nonnegative=True), True),
+    "std_scale_": (_target_stat(False, nonnegative=True), True),
+    "conformity_scores_": (_conformity_scores, True),
+    "interval_calibration_": (lambda v, est: v in ("held-out", "training", "user"), True),
 }
 #: Fitted attributes that are not stored as values: rebuilt (the network's memory plan) or
 #: stored in sections of their own.

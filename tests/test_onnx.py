@@ -167,6 +167,16 @@ def test_the_mlp_variants_export(params, iris, tmp_path):
                                atol=TOLERANCE)
 
 
+@each([NoisyMLPRegressor, sknoise.NINRRegressor])
+def test_a_gaussian_head_exports_its_mean(cls, iris, tmp_path):
+    X, y = iris
+    model = cls(**FAST, loss="gaussian_nll", n_members=2, preprocessing=None).fit(X, X[:, :2])
+    path = tmp_path / "model.onnx"
+    to_onnx(model, path)
+    np.testing.assert_allclose(run(path, model.transform_input(X)), model.predict(X), rtol=TOLERANCE,
+                               atol=TOLERANCE)
+
+
 def test_ninr_with_a_node_at_every_layer(iris, tmp_path):
     X, y = iris
     model = sknoise.NINRRegressor(**FAST, nin_placement="all", preprocessing=None).fit(X, X[:, 0])

@@ -56,7 +56,8 @@ def predictions(model, X):
     """Everything the model predicts: probabilities or values, with their Monte-Carlo spread."""
     if hasattr(model, "predict_proba"):
         return (*model.predict_proba(X, return_std=True), model.predict(X))
-    return model.predict(X, return_std=True)
+    intervals = model.predict_interval(X, alpha=0.2) if model.interval_calibration_ != "training" else ()
+    return (*model.predict(X, return_std=True), *intervals)
 
 
 def assert_same_predictions(a, b, X):
@@ -144,6 +145,22 @@ def test_round_trip_of_a_multi_output_regressor(cls, iris, tmp_path):
     model = cls(**FAST).fit(X, y)
     loaded = assert_round_trip_continues_exactly(model, X, y, tmp_path)
     assert loaded.predict(X).shape == (len(X), 2)
+
+
+@each(REGRESSORS)
+def test_round_trip_of_a_gaussian_head_and_its_calibrated_intervals(cls, iris, tmp_path):
+    X, _ = iris
+    y = targets(cls, X, n_outputs=2)
+    model = cls(**{**FAST, "early_stopping": True, "max_epochs": 5}, loss="gaussian_nll", n_members=2).fit(X, y)
+    assert model.interval_calibration_ == "held-out"
+    loaded = assert_round_trip_continues_exactly(model, X, y, tmp_path)
+    model.conformalize(X, y)
+    loaded.conformalize(X, y)
+    assert_same_predictions(model, loaded, X)
+    loaded = round_trip(loaded, tmp_path)
+    assert loaded.interval_calibration_ == "user"
+    for name in ("noise_floor_", "std_scale_", "conformity_scores_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
 
 
 def test_round_trip_of_the_mlp_with_batch_norm_dropout_max_norm_and_noisy_activations(iris, tmp_path):
