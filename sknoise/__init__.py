@@ -1,7 +1,9 @@
 """sknoise: noise-injection training of neural networks for scikit-learn.
 
 Estimators wrap PyTorch modules through skorch and follow the scikit-learn API:
-``fit``/``predict``/``predict_proba``, pipelines, ``clone``, grid search, pickling.
+``fit``/``predict``/``predict_proba``, pipelines, ``clone``, grid search, pickling;
+:func:`save` and :func:`load` store them in files that hold no code, and :func:`to_onnx`
+exports their prediction.
 The torch building blocks (noise distributions, noise layers, the networks) live in
 :mod:`sknoise.nn`, which imports neither scikit-learn nor skorch; the most used of
 them are re-exported here.
@@ -10,6 +12,8 @@ them are re-exported here.
 from . import metrics, nn
 from ._architectures._ninr import NIWNormRecorder, ninr_phase
 from ._estimators import NINRClassifier, NINRRegressor, NoisyEBMClassifier, NoisyMLPClassifier, NoisyMLPRegressor
+from ._onnx import to_onnx
+from ._persistence import ModelFileError, load, save
 from ._robustness import available_corruptions, corrupt, plot_robustness, robustness_curve
 from ._runtime._net import TrainingDivergedError, TrainingDivergedWarning
 from ._runtime._preprocessing import TablePreprocessor
@@ -48,6 +52,7 @@ __all__ = [
     "NINRNet",
     "NINRRegressor",
     "NIWNormRecorder",
+    "ModelFileError",
     "NoiseDistribution",
     "NoiseInjectionNode",
     "NoiseLayer",
@@ -69,6 +74,7 @@ __all__ = [
     "available_noises",
     "corrupt",
     "get_noise",
+    "load",
     "make_activation",
     "metrics",
     "nn",
@@ -76,5 +82,7 @@ __all__ = [
     "noise_schedule_factor",
     "plot_robustness",
     "robustness_curve",
+    "save",
     "suggest_params",
+    "to_onnx",
 ]

@@ -652,8 +652,10 @@ class NoisyNetEstimator(BaseEstimator):
         self._n_members_ = self.n_members
         return module
 
-    def _initialize_net(self, module: NoisyModule, X: torch.Tensor, n_train_rows: int, shuffle_seed: int) -> None:
-        """Build the skorch net around ``module`` (fitted attribute ``net_``)."""
+    def _initialize_net(self, module: NoisyModule, input_magnitude: float, n_train_rows: int,
+                        shuffle_seed: int) -> None:
+        """Build the skorch net around ``module`` (fitted attribute ``net_``); ``input_magnitude``
+        is the largest ``|x|`` of the training data, which a divergence message quotes."""
         criterion = self._criterion()
         if self.n_members > 1:
             criterion = MemberMean(criterion, self._combine_members())
@@ -663,7 +665,7 @@ class NoisyNetEstimator(BaseEstimator):
             max_epochs=self.max_epochs,
             batch_size=self._batch_size(n_train_rows),
             train_split=None,  # set for each call's data in _train
-            callbacks=self._callbacks(largest_magnitude(X)),
+            callbacks=self._callbacks(input_magnitude),
             device=self._resolve_device(),
             verbose=self.verbose,
             shuffle_seed=int(shuffle_seed),
@@ -677,14 +679,26 @@ class NoisyNetEstimator(BaseEstimator):
 
     def _initialize(self, X: torch.Tensor, n_train_rows: int) -> None:
         """Build the network and its skorch net (fitted attributes ``net_`` and co.)."""
+        self._build_net(X.shape[1], largest_magnitude(X), n_train_rows)
+
+    def _build_net(self, n_features: int, input_magnitude: float, n_train_rows: int) -> None:
+        """Build ``net_`` with freshly initialized weights from ``_seeds_`` and the fitted attributes.
+
+        The network's shape comes from the parameters, ``n_features`` (the input width
+        without the built-in preprocessing), ``preprocessor_``'s layout and the task's
+        fitted targets (``classes_`` or ``n_outputs_``). ``fit`` builds its network here
+        (through :meth:`_initialize`); :func:`sknoise.load` rebuilds a saved network here,
+        under the saved seeds and the parameters it was fitted with, before loading the
+        saved weights and training state into it.
+        """
         init_seed, shuffle_seed, train_seed, infer_seed, _ = self._seeds_
         rng = NoiseRNG(train_seed, infer_seed)
         # Weight initialization draws from torch's global RNG: fork it so that fitting
         # is reproducible without touching the user's own random state.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(init_seed))
-            module = self._initialize_module(X.shape[1], rng)
-        self._initialize_net(module, X, n_train_rows, shuffle_seed)
+            module = self._initialize_module(n_features, rng)
+        self._initialize_net(module, input_magnitude, n_train_rows, shuffle_seed)
 
     def _apply_training_parameters(self) -> None:
         """Give a trained network the current values of the parameters partial_fit applies (lifecycle 'training')."""
@@ -879,6 +893,30 @@ class NoisyNetEstimator(BaseEstimator):
             self.best_loss_ = min(losses) if losses else None
 
     # ----------------------------------------------------------------- inference
+    def transform_input(self, X) -> np.ndarray:
+        """The network's numeric input for ``X``: the rows validated and preprocessed as ``predict`` does.
+
+        With ``preprocessing='auto'`` this is the output of the fitted
+        ``preprocessor_`` (scaled numbers, missing indicators, one-hot columns and
+        embedding codes, in the order of ``preprocessor_.layout_``); with
+        ``preprocessing=None`` it is ``X`` itself as float32. It is the input of the
+        graph :func:`sknoise.to_onnx` exports.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Rows as ``predict`` takes them (checked the same way: feature count and
+            names, dtypes, infinities).
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_network_inputs), dtype float32
+        """
+        check_is_fitted(self)
+        features = self._validate_X(X, reset=False).numpy()
+        # Without the preprocessing the network's input may be X's own memory: never hand that out.
+        return features.copy() if self.preprocessor_ is None else features
+
     def _monte_carlo_noise(self) -> InferenceNoise | None:
         """The Monte-Carlo noise asked for by the inference parameters; None when inference is deterministic.
 
