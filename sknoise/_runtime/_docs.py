@@ -16,7 +16,10 @@ CLASSIFIER_ATTRIBUTES_DOC = """\
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     temperature_ : float
-        The temperature of the probabilities (1 without calibration)."""
+        The temperature of the probabilities (1 without calibration).
+    class_prior_ : ndarray of shape (n_classes,)
+        Class shares of every row ``fit`` (and ``partial_fit``) was given; the EBM's
+        prior ``π`` and the ``'balanced'`` decision's reference."""
 
 REGRESSOR_ATTRIBUTES_DOC = """\
     n_outputs_ : int

@@ -374,6 +374,14 @@ _PARAMETERS = [
         ``fit`` (``partial_fit`` takes dicts only: it cannot know the class shares).""",
        notes={"ebm": "Class and sample weights weigh each row's energy in the training loss, the prior and the "
                      "temperature's calibration."}),
+    _p("decision", "classifier", "prediction", [StrOptions({"argmax", "balanced"})], "{'argmax', 'balanced'}",
+       "argmax", """
+        How :meth:`predict` turns probabilities into a class: ``'argmax'``, the most
+        probable class (the decision that maximizes accuracy); ``'balanced'``, the class
+        whose probability is largest relative to its share of the training rows
+        (``class_prior_``), the decision that maximizes balanced accuracy (the mean of
+        the per-class recalls) when the probabilities are calibrated. The probabilities
+        themselves are the same either way."""),
     _p("device", "base", "network", [str, torch.device], "{'cpu', 'cuda', 'auto'} or str", "cpu", """
         Torch device; ``'auto'`` picks CUDA when it is available."""),
     _p("n_members", "base", "network", [Interval(Integral, 1, None, closed="left")], "int", 1, """
