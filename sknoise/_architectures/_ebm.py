@@ -11,9 +11,9 @@ import torch
 from scipy.special import log_softmax
 from torch import nn
 
-from .._runtime._architecture import Architecture, ClassifierHead, activation_of, hidden_sizes
+from .._runtime._architecture import Architecture, ClassifierHead, hidden_sizes, network_arguments
 from .._runtime._data import Rows
-from ..nn._layers import NoiseRNG, NoiseSpec
+from ..nn._layers import NoiseRNG
 from ..nn._networks import BatchedAutoencoderEnergy, JointEnergyLoss, OwnClassEnergy
 
 __all__ = ["EBMArchitecture", "EnergyHead"]
@@ -107,15 +107,7 @@ class EBMArchitecture(Architecture):
     classifier_head = EnergyHead()
 
     def build(self, est, n_features: int, n_classes: int, rng: NoiseRNG) -> BatchedAutoencoderEnergy:
-        return BatchedAutoencoderEnergy(
-            n_features,
-            n_classes,
-            hidden_layer_sizes=hidden_sizes(est),
-            activation=activation_of(est, rng),
-            noise=NoiseSpec.make(est.noise, est.noise_scale),
-            rng=rng,
-            n_members=est.n_members,
-        )
+        return BatchedAutoencoderEnergy(n_features, n_classes, **network_arguments(est, rng))
 
     def layer_widths(self, est, n_features: int, n_classes: int) -> list[int]:
         # Per input row the K class models together hold K times each width.

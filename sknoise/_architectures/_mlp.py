@@ -3,9 +3,9 @@ activations), dropout, batch norm, max-norm."""
 
 from __future__ import annotations
 
-from .._runtime._architecture import Architecture, activation_of, hidden_sizes
+from .._runtime._architecture import Architecture, network_arguments
 from .._runtime._net import MaxNormConstraint
-from ..nn._layers import NoiseRNG, NoiseSpec
+from ..nn._layers import NoiseRNG
 from ..nn._networks import NOISE_PLACEMENTS, NoisyMLP, placements
 
 __all__ = ["MLPArchitecture"]
@@ -18,18 +18,8 @@ class MLPArchitecture(Architecture):
     groups = ("embedding", "mlp")
 
     def build(self, est, n_features: int, n_outputs: int, rng: NoiseRNG) -> NoisyMLP:
-        return NoisyMLP(
-            n_features,
-            n_outputs,
-            hidden_layer_sizes=hidden_sizes(est),
-            activation=activation_of(est, rng),
-            noise=NoiseSpec.make(est.noise, est.noise_scale),
-            rng=rng,
-            noise_placement=placements(est.noise_placement),
-            dropout=est.dropout,
-            batch_norm=est.batch_norm,
-            n_members=est.n_members,
-        )
+        return NoisyMLP(n_features, n_outputs, noise_placement=placements(est.noise_placement), dropout=est.dropout,
+                        batch_norm=est.batch_norm, **network_arguments(est, rng))
 
     def check_params(self, est) -> None:
         bad_places = [p for p in placements(est.noise_placement) if p not in NOISE_PLACEMENTS]

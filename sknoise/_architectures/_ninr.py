@@ -12,8 +12,8 @@ import math
 import numpy as np
 from skorch.callbacks import Callback
 
-from .._runtime._architecture import Architecture, activation_of, hidden_sizes
-from ..nn._layers import NoiseRNG, NoiseSpec
+from .._runtime._architecture import Architecture, network_arguments
+from ..nn._layers import NoiseRNG
 from ..nn._networks import NINRNet, niw_norms
 from ..nn._noise import MULTIPLICATIVE_NOISES
 
@@ -123,17 +123,8 @@ class NINRArchitecture(Architecture):
     history_keys_not_printed = ("niw_norm_per_layer",)
 
     def build(self, est, n_features: int, n_outputs: int, rng: NoiseRNG) -> NINRNet:
-        return NINRNet(
-            n_features,
-            n_outputs,
-            hidden_layer_sizes=hidden_sizes(est),
-            activation=activation_of(est, rng),
-            noise=NoiseSpec.make(est.noise, est.noise_scale),
-            rng=rng,
-            nin_placement=est.nin_placement,
-            niw_init_scale=est.niw_init_scale,
-            n_members=est.n_members,
-        )
+        return NINRNet(n_features, n_outputs, nin_placement=est.nin_placement, niw_init_scale=est.niw_init_scale,
+                       **network_arguments(est, rng))
 
     def check_params(self, est) -> None:
         for name in ("noise", "inference_noise"):

@@ -26,10 +26,11 @@ from scipy.special import logsumexp
 from torch import nn
 
 from ..nn._activations import make_activation
-from ..nn._layers import NoiseRNG, NoisyModule
+from ..nn._layers import NoiseRNG, NoiseSpec, NoisyModule
 from ..nn._networks import log_mean_probability
 
-__all__ = ["Architecture", "ClassifierHead", "LogitHead", "MemberAverage", "hidden_sizes", "activation_of"]
+__all__ = ["Architecture", "ClassifierHead", "LogitHead", "MemberAverage", "hidden_sizes", "activation_of",
+           "network_arguments"]
 
 
 def hidden_sizes(est) -> tuple[int, ...]:
@@ -42,6 +43,12 @@ def activation_of(est, rng: NoiseRNG) -> Callable[[int], nn.Module]:
     """``factory(width)`` building the estimator's ``activation`` for a layer of that width."""
     return partial(make_activation, est.activation, rng=rng, mixing=est.activation_mixing,
                    noise_constant=est.activation_noise_constant)
+
+
+def network_arguments(est, rng: NoiseRNG) -> dict:
+    """The arguments every network takes from the estimator: its layers, activation, noise, stream and members."""
+    return {"hidden_layer_sizes": hidden_sizes(est), "activation": activation_of(est, rng),
+            "noise": NoiseSpec.make(est.noise, est.noise_scale), "rng": rng, "n_members": est.n_members}
 
 
 class MemberAverage:
