@@ -27,7 +27,18 @@ REGRESSOR_ATTRIBUTES_DOC = """\
     target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
         The (sample-weighted) mean and standard deviation of each target in ``fit``:
         the network learns the standardized targets and predictions come back in
-        the units of ``y``."""
+        the units of ``y``.
+    noise_floor_ : ndarray of shape (n_outputs_,)
+        The data's noise variance, one for every row, that the model's own spread leaves
+        unexplained on the calibration rows (their mean squared residual for a
+        deterministic network).
+    std_scale_ : ndarray of shape (n_outputs_,)
+        The factor of the predictive standard deviation, fitted on the calibration rows.
+    conformity_scores_ : ndarray of shape (n_calibration_rows, n_outputs_)
+        Sorted ``|y - mean| / b(x)`` of the calibration rows, for :meth:`predict_interval`.
+    interval_calibration_ : {'held-out', 'training', 'user'}
+        The rows the spread was calibrated on: those early stopping held out, the
+        training rows (no intervals until :meth:`conformalize`), or the user's."""
 
 COMMON_ATTRIBUTES_DOC = """\
     n_features_in_ : int

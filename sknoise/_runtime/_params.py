@@ -347,11 +347,13 @@ _PARAMETERS = [
     _p("label_smoothing", "logit", "network", [Interval(Real, 0, 1, closed="left")], "float", 0.0, """
         Label smoothing of the cross-entropy: the target puts this much probability
         uniformly on all classes."""),
-    _p("loss", "regressor", "network", [StrOptions({"squared_error", "huber"})], "{'squared_error', 'huber'}",
-       "squared_error", """
-        Training loss on the standardized targets: squared error, or the Huber loss
+    _p("loss", "regressor", "network", [StrOptions({"squared_error", "huber", "gaussian_nll"})],
+       "{'squared_error', 'huber', 'gaussian_nll'}", "squared_error", """
+        Training loss on the standardized targets: squared error, the Huber loss
         (quadratic within ``huber_delta`` standard deviations, linear beyond; for
-        heavy-tailed targets)."""),
+        heavy-tailed targets), or the negative log-likelihood of a heteroscedastic
+        Gaussian: the network also predicts each row's noise variance, which
+        ``predict(..., return_std=True)`` and :meth:`predict_interval` then use."""),
     _p("huber_delta", "regressor", "network", [Interval(Real, 0, None, closed="neither")], "float", 1.0, """
         Where the Huber loss turns linear, in standard deviations of the target."""),
     _p("calibration", "classifier", "training", [StrOptions({"temperature"}), None], "{'temperature'} or None",

@@ -8,6 +8,7 @@ become probabilities is its architecture's :class:`~._architecture.ClassifierHea
 
 from __future__ import annotations
 
+import math
 import warnings
 from numbers import Real
 
@@ -20,7 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..nn._networks import mean_output
+from ..nn._networks import GaussianNLL, gaussian_variance, mean_output
 from ._architecture import ClassifierHead, MemberAverage
 from ._calibration import fit_temperature
 from ._data import Rows, largest_magnitude
@@ -323,10 +324,11 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
 
 
 class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
-    """The regression layer: standardized targets, squared or Huber loss, the passes' mean and spread.
+    """The regression layer: standardized targets, the loss, the predictive spread and intervals.
 
     The network learns targets standardized with their (sample-weighted) mean and
     standard deviation in the first fit; predictions come back in the units of ``y``.
+    After training, the spread is calibrated on held-out rows (see :meth:`conformalize`).
     """
 
     _net_class = TensorNetRegressor
@@ -359,12 +361,18 @@ class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
             raise ValueError(f"y has {y2.shape[1]} targets, but the model was fitted with {self.n_outputs_}.")
         return torch.from_numpy(((y2 - self.target_mean_) / self.target_scale_).astype(np.float32))
 
+    @property
+    def _gaussian_head(self) -> bool:
+        return self.loss == "gaussian_nll"
+
     def _n_outputs(self) -> int:
-        return self.n_outputs_
+        # The Gaussian head outputs a mean and a variance score per target.
+        return 2 * self.n_outputs_ if self._gaussian_head else self.n_outputs_
 
     def _combine_members(self):
-        # Early stopping watches the ensemble's error, not its members'.
-        return mean_output
+        # Early stopping watches the ensemble's error, not its members' (the Gaussian
+        # head's members are scored one by one: their mean raw output is no likelihood).
+        return None if self._gaussian_head else mean_output
 
     def _net_arguments(self, module: nn.Module) -> dict:
         return {} if self.n_members == 1 else {"predict_nonlinearity": MemberAverage()}
@@ -372,21 +380,143 @@ class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
     def _criterion(self) -> nn.Module:
         if self.loss == "huber":
             return nn.HuberLoss(reduction="none", delta=self.huber_delta)
+        if self._gaussian_head:
+            return GaussianNLL()
         return nn.MSELoss(reduction="none")
 
     def _per_pass(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"value": out}
+        if not self._gaussian_head:
+            return {"value": out}
+        k = out.shape[-1] // 2
+        return {"value": out[..., :k], "variance": gaussian_variance(out[..., k:])}
 
     def _pass_kinds(self) -> dict[str, str]:
-        return {"value": "mean_std"}
+        return {"value": "mean_std", **({"variance": "mean"} if self._gaussian_head else {})}
 
-    def _predict_tensors(self, X: torch.Tensor, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def _spread_tensors(self, X: torch.Tensor, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The mean prediction and the model's own spread, ``(rows, n_outputs)`` each in the units of ``y``.
+
+        The spread is the standard deviation over Monte-Carlo passes and members, with
+        the Gaussian head's mean variance added (the law of total variance); zero for a
+        deterministic network with a squared-error or Huber loss.
+        """
         outputs = self._passes(X, check_finite=check_finite)
-        mean = outputs["value"] * self.target_scale_ + self.target_mean_
-        std = outputs["value_std"] * self.target_scale_
-        if self._single_output_:
-            return mean[:, 0], std[:, 0]
-        return mean, std
+        variance = outputs["value_std"] ** 2 + outputs.get("variance", 0.0)
+        return outputs["value"] * self.target_scale_ + self.target_mean_, np.sqrt(variance) * self.target_scale_
+
+    def _shaped(self, *arrays: np.ndarray):
+        return tuple(a[:, 0] for a in arrays) if self._single_output_ else arrays
+
+    def _predictive(self, X: torch.Tensor, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and unscaled predictive spread ``b(x) = sqrt(spread(x)² + floor)`` (see :meth:`conformalize`)."""
+        mean, spread = self._spread_tensors(X, check_finite)
+        return mean, np.sqrt(spread**2 + self.noise_floor_)
+
+    # ------------------------------------------------------------------ uncertainty
+    def _after_training(self, train: Rows, valid: Rows | None) -> None:
+        # The held-out rows of early stopping; the training rows otherwise (optimistic:
+        # predict_interval then asks for rows of the user's own, see conformalize).
+        self._conformalize(train if valid is None else valid, "held-out" if valid is not None else "training")
+
+    def _conformalize(self, rows: Rows, source: str) -> None:
+        if rows.w is not None:
+            rows = rows.subset(np.flatnonzero(rows.w.numpy() > 0))
+        with np.errstate(invalid="ignore", over="ignore"):
+            mean, spread = self._spread_tensors(rows.X, check_finite=False)
+        y = rows.y.double().numpy() * self.target_scale_ + self.target_mean_
+        residual = np.abs(y - mean)
+        usable = np.isfinite(residual).all(axis=1) & np.isfinite(spread).all(axis=1)
+        residual, spread = residual[usable], spread[usable]
+        if len(residual) < 2:
+            if hasattr(self, "std_scale_"):
+                return  # too few rows to say anything: the calibration stays as it was
+            # No calibration yet: the target's own spread, and no intervals until conformalize.
+            residual, spread = np.tile(self.target_scale_, (2, 1)), np.zeros((2, self.n_outputs_))
+            source = "training"
+        # The data's noise that the model's own spread does not account for: one variance
+        # for every row (all of the residuals' for a deterministic network). Without it, a
+        # spread that ranks errors badly (members of a squared-error fit) would set the
+        # intervals' shape alone.
+        self.noise_floor_ = np.maximum(np.mean(residual**2, axis=0) - np.mean(spread**2, axis=0), 0.0)
+        scale = np.sqrt(spread**2 + self.noise_floor_)
+        scale = np.maximum(scale, np.finfo(np.float64).tiny)
+        # The Gaussian variance's maximum-likelihood rescaling, and the conformity scores.
+        self.std_scale_ = np.sqrt(np.mean((residual / scale) ** 2, axis=0))
+        self.conformity_scores_ = np.sort(residual / scale, axis=0)
+        self.interval_calibration_ = source
+
+    def conformalize(self, X, y, sample_weight=None):
+        """Calibrate the predictive standard deviation and the intervals on rows the model did not train on.
+
+        ``fit`` does this on the rows early stopping holds out, under the inference
+        settings of that moment. Call it after changing them with ``set_params``, after
+        ``partial_fit`` (which holds no rows out), or with rows of your own. Rows with a
+        zero ``sample_weight`` are left out; the others count once each.
+
+        With the residuals ``r = |y - mean|`` of these rows and the model's own spread
+        ``b(x) = sqrt(spread(x)² + noise_floor_)`` (the spread over Monte-Carlo passes and
+        members, plus the Gaussian head's variance with ``loss='gaussian_nll'``; the
+        floor is the residuals' mean square that the spread leaves unexplained, one
+        variance for every row: all of it for a deterministic network), the conformity scores are
+        ``r / b(x)``: :meth:`predict_interval` takes their conformal quantile (split
+        conformal prediction), and ``predict(..., return_std=True)`` returns
+        ``std_scale_ · b(x)``, the Gaussian standard deviation whose scale maximizes
+        the likelihood of these residuals.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        X, y = self._validate_X_y(X, y, reset=False)
+        w = self._validate_sample_weight(sample_weight, X)
+        self._conformalize(Rows(X, self._encode_targets(y), None if w is None else torch.from_numpy(w)), "user")
+        return self
+
+    def predict_interval(self, X, alpha: float = 0.05):
+        """Prediction intervals that hold ``1 - alpha`` of new targets (split conformal prediction).
+
+        ``mean ± q · b(x)``, with ``b(x)`` the model's spread (see :meth:`conformalize`)
+        and ``q`` the ``ceil((n + 1)(1 - alpha))``-th smallest of the ``n`` conformity
+        scores of the calibration rows. For new rows exchangeable with those, the
+        interval covers the target with probability at least ``1 - alpha`` (and, with
+        continuous scores, at most ``1 - alpha + 1/(n + 1)``), whatever the data's
+        distribution. The calibration rows are the ones early stopping held out; they
+        also chose the best epoch, which makes them slightly optimistic. Without held-out
+        rows (``early_stopping=False``, ``partial_fit``), call :meth:`conformalize` first.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        alpha : float, default=0.05
+            Miscoverage level in (0, 1): 0.05 asks for 95% intervals.
+
+        Returns
+        -------
+        lower, upper : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Infinite where too few calibration rows exist for the level asked for
+            (fewer than ``1 / alpha - 1``).
+        """
+        check_is_fitted(self)
+        if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 < alpha < 1:
+            raise ValueError(f"alpha must be a number in (0, 1); got {alpha!r}.")
+        if self.interval_calibration_ == "training":
+            raise ValueError(
+                "predict_interval needs calibration rows the network did not train on, but this model was "
+                "calibrated on its training rows (early_stopping=False, or partial_fit); call "
+                "conformalize(X_calibration, y_calibration) with held-out rows first."
+            )
+        n = len(self.conformity_scores_)
+        rank = math.ceil((n + 1) * (1 - alpha))
+        q = self.conformity_scores_[rank - 1] if rank <= n else np.full(self.n_outputs_, np.inf)
+        mean, scale = self._predictive(self._validate_X(X, reset=False))
+        return self._shaped(mean - q * scale, mean + q * scale)
 
     def predict(self, X, return_std: bool = False):
         """Predicted targets, the mean over the Monte-Carlo passes when inference noise is on.
@@ -395,10 +525,13 @@ class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
         return_std : bool, default=False
-            Also return the standard deviation of the prediction across the
-            ``n_inference_samples`` noisy passes, in the units of ``y`` (zeros for a
-            deterministic network): the spread the noise induces, a predictive
-            uncertainty whose calibration ``benchmarks/bench_regression.py`` measures.
+            Also return the predictive standard deviation, in the units of ``y``:
+            ``std_scale_ · sqrt(spread(x)² + noise_floor_)``, the spread over Monte-Carlo
+            passes and members and the Gaussian head's variance (``loss='gaussian_nll'``)
+            plus the held-out residuals' variance they leave unexplained, scaled so that
+            a Gaussian with this standard deviation fits the held-out residuals best
+            (see :meth:`conformalize`). It includes the data's own noise. For intervals
+            with a coverage guarantee, use :meth:`predict_interval`.
 
         Returns
         -------
@@ -407,20 +540,22 @@ class NoisyNetRegressor(RegressorMixin, NoisyNetEstimator):
             Only with ``return_std=True``.
         """
         check_is_fitted(self)
-        mean, std = self._predict_tensors(self._validate_X(X, reset=False))
-        return (mean, std) if return_std else mean
+        mean, scale = self._predictive(self._validate_X(X, reset=False))
+        if not return_std:
+            return self._shaped(mean)[0]
+        return self._shaped(mean, self.std_scale_ * scale)
 
     def _r2(self, rows: Rows, mean: np.ndarray) -> float:
         y = rows.y.double().numpy() * self.target_scale_ + self.target_mean_
         return float(r2_score(y.reshape(len(y), -1), mean.reshape(len(y), -1), sample_weight=_weights(rows)))
 
     def _score_rows(self, rows: Rows) -> float:
-        return self._r2(rows, self._predict_tensors(rows.X)[0])
+        return self._r2(rows, self._spread_tensors(rows.X)[0])
 
     def _warn_if_collapsed(self, rows: Rows) -> None:
         rows = _check_rows(rows)
         with np.errstate(invalid="ignore"):
-            mean, _ = self._predict_tensors(rows.X, check_finite=False)
+            mean, _ = self._spread_tensors(rows.X, check_finite=False)
         if not np.isfinite(mean).all() or len(rows) < 2:
             return
         score = self._r2(rows, mean)

@@ -40,6 +40,8 @@ __all__ = [
     "MemberMean",
     "log_mean_probability",
     "mean_output",
+    "GaussianNLL",
+    "gaussian_variance",
     "BatchedLinear",
     "members_last",
     "EmbeddedInput",
@@ -579,6 +581,31 @@ def log_mean_probability(logits: torch.Tensor) -> torch.Tensor:
 def mean_output(out: torch.Tensor) -> torch.Tensor:
     """Members' outputs ``(N, k, ...)`` to their mean ``(N, ...)``."""
     return out.mean(dim=1)
+
+
+#: The smallest variance of the Gaussian head, on the standardized targets' scale.
+MIN_VARIANCE = 1e-6
+
+
+def gaussian_variance(raw: torch.Tensor) -> torch.Tensor:
+    """The Gaussian head's variance from its raw output: ``softplus(raw) + MIN_VARIANCE`` (positive, smooth)."""
+    return nn.functional.softplus(raw) + MIN_VARIANCE
+
+
+class GaussianNLL(nn.Module):
+    """Per-row negative log-likelihood of a heteroscedastic Gaussian head (constant dropped).
+
+    The output ``(N, 2k)`` holds ``k`` means and ``k`` raw variance scores (see
+    :func:`gaussian_variance`); the loss of a row is the mean over its ``k`` targets of
+    ``½ (log σ² + (y - μ)² / σ²)``, which trains the means as squared error would and
+    the variances to the squared errors the means leave.
+    """
+
+    def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        k = out.shape[-1] // 2
+        mean, variance = out[..., :k], gaussian_variance(out[..., k:])
+        y = y.reshape(mean.shape)
+        return (0.5 * (variance.log() + (y - mean).square() / variance)).reshape(len(y), -1).mean(dim=1)
 
 
 class MemberMean(nn.Module):
