@@ -38,3 +38,31 @@ def test_the_class_prior_counts_every_row_given_with_its_weight(cls):
     model.partial_fit(X[y == 2], y[y == 2])  # partial_fit adds its rows
     counts = np.bincount(y, weights=w) + np.array([0, 0, (y == 2).sum()])
     np.testing.assert_allclose(model.class_prior_, counts / counts.sum())
+
+
+# ----------------------------------------------------------------------------- noise='auto'
+def test_auto_noise_grows_with_the_table_and_is_reported():
+    from sknoise import NoisyMLPClassifier
+
+    chosen = {}
+    for n in (600, 2500, 9000):
+        X, y = make_classification(n, 8, random_state=0)
+        model = NoisyMLPClassifier((16,), max_epochs=2, random_state=0).fit(X, y)
+        chosen[n] = model.noise_["noise_scale"]
+        assert model.history_[-1]["noise_scale"] == chosen[n] and model.n_members_ == 1
+        assert model.noise_["noise"] == ("none" if n == 600 else "gaussian")
+    assert chosen[600] == 0 < chosen[2500] < chosen[9000] == 0.4
+
+
+def test_auto_noise_keeps_its_choice_in_partial_fit_and_a_fixed_noise_is_reported_as_given():
+    from sknoise import NINRClassifier, NoisyMLPClassifier
+
+    X, y = make_classification(3000, 8, random_state=0)
+    model = NoisyMLPClassifier((16,), max_epochs=2, random_state=0).fit(X, y)
+    chosen = dict(model.noise_)
+    model.partial_fit(X[:100], y[:100])
+    assert model.noise_ == chosen
+    fixed = NINRClassifier((16,), noise="laplace", noise_scale=0.3, max_epochs=2, random_state=0).fit(X, y)
+    assert fixed.noise_ == {"noise": "laplace", "noise_scale": 0.3, "rule": "as given"}
+    fixed.set_params(noise_scale=0.1).partial_fit(X, y)
+    assert fixed.noise_["noise_scale"] == 0.1 and fixed.history_[-1]["noise_scale"] == 0.1

@@ -69,7 +69,13 @@ COMMON_ATTRIBUTES_DOC = """\
     n_iter_ : int
         Number of epochs run.
     device_ : str
-        Device of the fitted network."""
+        Device of the fitted network.
+    noise_ : dict
+        The training noise of the fit: ``noise``, ``noise_scale`` and the ``rule`` that
+        set them (``noise='auto'`` chooses per table; the history records the noise of
+        every epoch too).
+    n_members_ : int
+        Number of ensemble members trained."""
 
 
 _LIFECYCLE_NOTE = """\
