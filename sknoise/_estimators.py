@@ -30,8 +30,8 @@ class NoisyMLPClassifier(NoisyNetClassifier):
         max_onehot=9,
         numeric_embedding=None,
         activation="relu",
-        noise="gaussian",
-        noise_scale=0.2,
+        noise="auto",
+        noise_scale=0.4,
         noise_placement="post_activation",
         dropout=0.0,
         batch_norm=None,
@@ -61,6 +61,7 @@ class NoisyMLPClassifier(NoisyNetClassifier):
         label_smoothing=0.0,
         calibration=None,
         class_weight=None,
+        decision="balanced",
         device="cpu",
         n_members=1,
         random_state=None,
@@ -85,7 +86,7 @@ class NoisyMLPRegressor(NoisyNetRegressor):
         max_onehot=9,
         numeric_embedding="periodic",
         activation="relu",
-        noise="gaussian",
+        noise="auto",
         noise_scale=0.2,
         noise_placement="post_activation",
         dropout=0.0,
@@ -167,6 +168,7 @@ class NINRClassifier(NINRAttributes, NoisyNetClassifier):
         label_smoothing=0.0,
         calibration=None,
         class_weight=None,
+        decision="argmax",
         device="cpu",
         n_members=1,
         random_state=None,
@@ -269,6 +271,7 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         tol=1e-4,
         calibration="temperature",
         class_weight=None,
+        decision="argmax",
         device="cpu",
         n_members=1,
         random_state=None,
@@ -304,11 +307,6 @@ class NoisyEBMClassifier(NoisyNetClassifier):
         check_is_fitted(self)
         return float(self.net_.module_.temperature)
 
-    @property
-    def class_prior_(self) -> np.ndarray:
-        """Class shares ``π`` of the rows fit was given, the prior of the posterior."""
-        check_is_fitted(self)
-        return self.net_.module_.log_prior.double().exp().cpu().numpy()
 
 
 # ----------------------------------------------------------------------------- docstrings
@@ -489,9 +487,6 @@ NoisyEBMClassifier.__doc__ = estimator_docstring(
     must share a scale: the built-in preprocessing (``preprocessing='auto'``) scales
     them; with ``preprocessing=None`` standardize them yourself.""",
     CLASSIFIER_ATTRIBUTES_DOC,
-    extra_attributes="""\
-    class_prior_ : ndarray of shape (n_classes,)
-        The prior ``π``: class shares of every row ``fit`` (and ``partial_fit``) was given.""",
     see_also="    NoisyMLPClassifier : A discriminative network trained with noise.",
     notes="""\
     With ``noise='dropout'`` the activation noise is the signal-dependent

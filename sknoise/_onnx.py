@@ -236,7 +236,7 @@ def to_onnx(model, path, *, preprocessing: bool = False, opset_version: int | No
     layout = None if model.preprocessor_ is None else model.preprocessor_.layout_
     n_inputs = model.n_features_in_ if layout is None else len(layout.dense) + len(layout.codes)
     pre = _numeric_preprocessing(model) if preprocessing else None
-    wrapper = _Prediction(network, n_members=model._n_members_, preprocessing=pre, **_head(model)).eval()
+    wrapper = _Prediction(network, n_members=model.n_members_, preprocessing=pre, **_head(model)).eval()
     if pre is None:
         example = _probe_input(model, n_inputs)
     else:

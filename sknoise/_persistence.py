@@ -334,6 +334,12 @@ def _feature_names(v, est) -> bool:
             and all(isinstance(n, str) for n in v) and len(v) == getattr(est, "n_features_in_", -1))
 
 
+def _noise_choice(v, est) -> bool:
+    """``noise_``: the training noise a fit chose (``noise='auto'``) or was given, and why."""
+    return (isinstance(v, dict) and set(v) == {"noise", "noise_scale", "rule"} and isinstance(v["noise"], str)
+            and _is_float(v["noise_scale"]) and v["noise_scale"] >= 0 and isinstance(v["rule"], str))
+
+
 def _seeds(v, est) -> bool:
     return isinstance(v, tuple) and len(v) == 5 and all(_is_int(s) and s < 2**31 for s in v)
 
@@ -355,9 +361,6 @@ def _conformity_scores(v, est) -> bool:
 
 
 def _class_counts(v, est) -> bool:
-    if not isinstance(v, torch.Tensor):
-        return False
-    v = v.numpy()
     return (isinstance(v, np.ndarray) and v.dtype == np.float64 and v.shape == (len(est.classes_),)
             and bool(np.isfinite(v).all()) and bool((v >= 0).all()))
 
@@ -375,13 +378,14 @@ _COMMON_ATTRIBUTES = {
     "best_validation_loss_": (_optional_float, True),
     "best_validation_score_": (_optional_float, True),
     "best_loss_": (_optional_float, True),
+    "noise_": (_noise_choice, True),
 }
-_CLASSIFIER_ATTRIBUTES = {"classes_": (_classes, True)}
+#: The class counts make class_prior_ (the balanced decision, the EBM's prior); partial_fit adds to them.
+_CLASSIFIER_ATTRIBUTES = {"classes_": (_classes, True), "_class_counts_": (_class_counts, True)}
 _HEAD_ATTRIBUTES = {
     LogitHead: {"temperature_": (lambda v, est: _is_float(v) and v > 0, True)},
-    # The EBM's temperature and prior are buffers of its module; its class counts are kept
-    # so that partial_fit updates the prior.
-    EnergyHead: {"_class_counts_": (_class_counts, True)},
+    # The EBM's temperature and prior are buffers of its module.
+    EnergyHead: {},
 }
 _REGRESSOR_ATTRIBUTES = {
     "n_outputs_": (lambda v, est: _is_int(v, 1), True),
@@ -396,7 +400,7 @@ _REGRESSOR_ATTRIBUTES = {
 }
 #: Fitted attributes that are not stored as values: rebuilt (the network's memory plan) or
 #: stored in sections of their own.
-_REBUILT = {"net_", "preprocessor_", "_fit_params_", "_layer_widths_", "_n_members_"}
+_REBUILT = {"net_", "preprocessor_", "_fit_params_", "_layer_widths_", "n_members_"}
 
 
 def _fitted_attributes(cls) -> dict:

@@ -42,7 +42,7 @@ OTHER_VALUE = {
     "beta2": 0.99, "lr_schedule": "cosine", "batch_size": 32, "batching": "per_class", "max_epochs": 3,
     "early_stopping": False, "validation_fraction": 0.2, "n_iter_no_change": 4, "tol": 0.01,
     "label_smoothing": 0.1, "loss": "huber", "huber_delta": 2.0, "calibration": "temperature",
-    "class_weight": {0: 2.0}, "device": "auto", "n_members": 2, "random_state": 7, "verbose": 1,
+    "class_weight": {0: 2.0}, "decision": "balanced", "device": "auto", "n_members": 2, "random_state": 7, "verbose": 1,
     "callbacks": [], "on_divergence": "warn", "n_threads": 1, "precision": "bfloat16",
 }
 
@@ -50,7 +50,7 @@ OTHER_VALUE = {
 def _other(cls, name):
     value = OTHER_VALUE[name]
     if value == default_of(cls, name):
-        return {"calibration": None, "numeric_embedding": None}[name]
+        return {"calibration": None, "numeric_embedding": None, "decision": "argmax"}[name]
     return value
 
 

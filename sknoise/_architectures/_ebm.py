@@ -92,17 +92,8 @@ class EnergyHead(ClassifierHead):
         est.net_.module_.temperature.fill_(tau)
 
     def after_training(self, est, train: Rows, valid: Rows | None) -> None:
-        # The prior counts every row fit was given (held-out rows too, with their weights),
-        # across partial_fit calls.
-        counts = torch.zeros(len(est.classes_), dtype=torch.float64)
-        for part in (train, valid):
-            if part is not None:
-                weights = None if part.w is None else part.w.double()
-                counts += torch.bincount(part.y, weights=weights, minlength=len(est.classes_)).double()
-        est._class_counts_ = counts + getattr(est, "_class_counts_", 0.0)
-        # A class announced to partial_fit but not seen yet gets one pseudo-row.
-        counts = est._class_counts_ + (est._class_counts_ == 0)
-        est.net_.module_.log_prior.copy_((counts / counts.sum()).log())
+        # The posterior's prior: the class shares of every row fit was given.
+        est.net_.module_.log_prior.copy_(torch.from_numpy(np.log(est.class_prior_)))
 
 
 class EBMArchitecture(Architecture):

@@ -48,7 +48,7 @@ def activation_of(est, rng: NoiseRNG) -> Callable[[int], nn.Module]:
 def network_arguments(est, rng: NoiseRNG) -> dict:
     """The arguments every network takes from the estimator: its layers, activation, noise, stream and members."""
     return {"hidden_layer_sizes": hidden_sizes(est), "activation": activation_of(est, rng),
-            "noise": NoiseSpec.make(est.noise, est.noise_scale), "rng": rng, "n_members": est.n_members}
+            "noise": NoiseSpec.make(*est._training_noise()), "rng": rng, "n_members": est.n_members}
 
 
 class MemberAverage:

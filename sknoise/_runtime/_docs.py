@@ -16,7 +16,10 @@ CLASSIFIER_ATTRIBUTES_DOC = """\
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     temperature_ : float
-        The temperature of the probabilities (1 without calibration)."""
+        The temperature of the probabilities (1 without calibration).
+    class_prior_ : ndarray of shape (n_classes,)
+        Class shares of every row ``fit`` (and ``partial_fit``) was given; the EBM's
+        prior ``π`` and the ``'balanced'`` decision's reference."""
 
 REGRESSOR_ATTRIBUTES_DOC = """\
     n_outputs_ : int
@@ -68,7 +71,13 @@ COMMON_ATTRIBUTES_DOC = """\
     n_iter_ : int
         Number of epochs run.
     device_ : str
-        Device of the fitted network."""
+        Device of the fitted network.
+    noise_ : dict
+        The training noise of the fit: ``noise``, ``noise_scale`` and the ``rule`` that
+        set them (``noise='auto'`` chooses per table; the history records the noise of
+        every epoch too).
+    n_members_ : int
+        Number of ensemble members trained."""
 
 
 _LIFECYCLE_NOTE = """\

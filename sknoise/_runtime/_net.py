@@ -27,6 +27,7 @@ from ._data import TensorBatches, features_of, weights_of
 
 __all__ = [
     "TransientState",
+    "RecordValues",
     "TensorNetClassifier",
     "TensorNetRegressor",
     "MaxNormConstraint",
@@ -217,6 +218,23 @@ class TransientState(Callback):
         for name in self.transient:
             state.pop(name, None)
         return state
+
+
+class RecordValues(Callback):
+    """Record the same values (e.g. the training noise in force) in every epoch's history row.
+
+    Parameters
+    ----------
+    **values
+        History keys and their values.
+    """
+
+    def __init__(self, **values) -> None:
+        self.values = values
+
+    def on_epoch_begin(self, net, **kwargs) -> None:
+        for key, value in self.values.items():
+            net.history.record(key, value)
 
 
 class MaxNormConstraint(Callback):

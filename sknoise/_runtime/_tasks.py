@@ -178,6 +178,14 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
 
     # ------------------------------------------------------------------ calibration
     def _after_training(self, train: Rows, valid: Rows | None) -> None:
+        # The class shares count every row fit was given (held-out rows too, with their
+        # weights), across partial_fit calls.
+        counts = np.zeros(len(self.classes_))
+        for part in (train, valid):
+            if part is not None:
+                weights = None if part.w is None else part.w.double().cpu().numpy()
+                counts += np.bincount(part.y.cpu().numpy(), weights=weights, minlength=len(self.classes_))
+        self._class_counts_ = counts + getattr(self, "_class_counts_", 0.0)
         self._head.after_training(self, train, valid)
         if self.calibration == "temperature":
             # On held-out rows when early stopping holds some out (training rows are fitted
@@ -282,11 +290,29 @@ class NoisyNetClassifier(ClassifierMixin, NoisyNetEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return self.classes_[self._decide(self.predict_proba(X))]
+
+    @property
+    def class_prior_(self) -> np.ndarray:
+        """Class shares of every row ``fit`` (and ``partial_fit``) was given (sample-weighted).
+
+        A class announced to ``partial_fit`` but not seen yet counts one row.
+        """
+        check_is_fitted(self)
+        counts = self._class_counts_ + (self._class_counts_ == 0)
+        return counts / counts.sum()
+
+    def _decide(self, proba: np.ndarray) -> np.ndarray:
+        """The class index of each row under ``decision``."""
+        if self.decision == "balanced":
+            # The Bayes decision for balanced accuracy: the class most probable relative to
+            # its share of the training rows.
+            return np.argmax(proba / self.class_prior_, axis=1)
+        return np.argmax(proba, axis=1)
 
     def _score_rows(self, rows: Rows) -> float:
         proba, _ = self._proba_tensors(rows.X)
-        return float(np.average(np.argmax(proba, axis=1) == rows.y.numpy(), weights=_weights(rows)))
+        return float(np.average(self._decide(proba) == rows.y.numpy(), weights=_weights(rows)))
 
     def _warn_if_collapsed(self, rows: Rows) -> None:
         rows = _check_rows(rows)
