@@ -66,3 +66,26 @@ def test_auto_noise_keeps_its_choice_in_partial_fit_and_a_fixed_noise_is_reporte
     assert fixed.noise_ == {"noise": "laplace", "noise_scale": 0.3, "rule": "as given"}
     fixed.set_params(noise_scale=0.1).partial_fit(X, y)
     assert fixed.noise_["noise_scale"] == 0.1 and fixed.history_[-1]["noise_scale"] == 0.1
+
+
+def test_class_weights_steer_the_argmax_decision_as_scikit_learn_checks():
+    """scikit-learn's check_class_weight_classifiers on decision='argmax' (the default,
+    'balanced', re-balances the decision whatever the weights: an expected failure there)."""
+    from sklearn.utils.estimator_checks import check_class_weight_classifiers
+
+    from sknoise import NoisyMLPClassifier
+
+    from ._common import CHECK_PARAMS
+
+    model = NoisyMLPClassifier(**CHECK_PARAMS[NoisyMLPClassifier], decision="argmax")
+    check_class_weight_classifiers(type(model).__name__, model)
+
+
+def test_the_balanced_decision_uses_the_class_shares_the_model_trained_on():
+    """With class weights the probabilities describe the weighted rows, so the balanced
+    decision divides by the weighted shares: class_weight='balanced' adds nothing to it."""
+    from sknoise import NoisyMLPClassifier
+
+    X, y = imbalanced(900)
+    model = NoisyMLPClassifier(**{**FAST, "max_epochs": 2}, class_weight="balanced").fit(X, y)
+    np.testing.assert_allclose(model.class_prior_, np.full(3, 1 / 3))

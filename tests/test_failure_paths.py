@@ -144,7 +144,7 @@ def test_F2_sample_weights_outside_float32_train_as_their_ratios(cls, iris, fact
 def test_F3_a_failed_partial_fit_leaves_the_next_call_as_without_it(cls, iris, failure):
     X, y = data_for(cls, iris)
     kwargs = {} if cls in REGRESSORS else {"classes": np.unique(y)}
-    params = dict(hidden_layer_sizes=(8,), noise_scale=0.2, batch_size=32, random_state=0)
+    params = dict(hidden_layer_sizes=(8,), noise="gaussian", noise_scale=0.2, batch_size=32, random_state=0)
     reference = cls(**params, callbacks=[FailMidEpoch()]).partial_fit(X, y, **kwargs)
     reference.partial_fit(X, y)
     failing = FailMidEpoch()

@@ -152,6 +152,7 @@ NON_DEFAULT = dict(
     n_iter_no_change=3,
     tol=1e-3,
     class_weight={0: 2.0},
+    decision="argmax",
     calibration="temperature",
     n_members=2,
     device="auto",

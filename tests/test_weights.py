@@ -31,7 +31,8 @@ def imbalanced():
 @classifiers
 def test_balanced_class_weight_raises_balanced_accuracy(cls, imbalanced):
     X_tr, X_te, y_tr, y_te = imbalanced
-    params = dict(hidden_layer_sizes=(32,), random_state=0)
+    # The argmax decision: decision='balanced' re-balances the decision whatever the weights.
+    params = dict(hidden_layer_sizes=(32,), random_state=0, decision="argmax")
     plain = cls(**params).fit(X_tr, y_tr)
     balanced = cls(**params, class_weight="balanced").fit(X_tr, y_tr)
     gain = balanced_accuracy_score(y_te, balanced.predict(X_te)) - balanced_accuracy_score(y_te, plain.predict(X_te))
@@ -139,7 +140,7 @@ def test_sample_weights_through_pipelines_searches_and_adaboost(imbalanced):
     boost = AdaBoostClassifier(NoisyMLPClassifier((16,), max_epochs=30, random_state=0), n_estimators=3, random_state=0)
     assert boost.fit(X_b, y_b).score(X_b, y_b) > 0.8
     with sklearn.config_context(enable_metadata_routing=True):
-        clf = NoisyMLPClassifier((8,), max_epochs=5, random_state=0)
+        clf = NoisyMLPClassifier((8,), max_epochs=5, random_state=0, decision="argmax")
         clf.set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
         routed = make_pipeline(StandardScaler().set_fit_request(sample_weight=False), clf)
         search = GridSearchCV(routed, {"noisymlpclassifier__noise_scale": [0.1, 0.3]}, cv=2)

@@ -43,6 +43,7 @@ from ..nn._networks import EmbeddedInput, MemberMean, PeriodicEmbedding
 from ..nn._noise import MULTIPLICATIVE_NOISES, get_noise
 from ._architecture import Architecture, hidden_sizes
 from ._data import Rows, float32_weights, largest_magnitude, split_by_index
+from ._frames import numeric_column
 from ._net import (
     BestEpoch,
     LastGoodEpoch,
@@ -455,11 +456,7 @@ class NoisyNetEstimator(BaseEstimator):
             return None
         column = pre.scaled_columns_[numeric.index(j)]
         position = pre.columns_.index(column)
-        if hasattr(X_in, "columns"):
-            values = X_in[column].to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            values = np.asarray(np.asarray(X_in)[:, position], dtype=np.float64)
-        return column_names(self, len(pre.columns_))[position], values
+        return column_names(self, len(pre.columns_))[position], numeric_column(X_in, position)
 
     def _to_float32(self, X: np.ndarray) -> torch.Tensor:
         check_float32_range(X, column_names(self, X.shape[1]))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from narwhals.dependencies import is_dask_dataframe
 
-__all__ = ["is_frame", "is_dask_frame", "to_pandas", "temporal_columns", "check_dense_frame"]
+__all__ = ["is_frame", "is_dask_frame", "to_pandas", "numeric_column", "temporal_columns", "check_dense_frame"]
 
 
 def is_dask_frame(X) -> bool:
@@ -69,6 +69,17 @@ def to_pandas(X) -> pd.DataFrame | None:
     if decimals:
         frame = frame.with_columns(nw.col(*decimals).cast(nw.Float64))
     return frame.to_pandas()
+
+
+def numeric_column(X, position: int) -> np.ndarray:
+    """Column ``position`` of a DataFrame of any kind (or an array) as float64, missing values as NaN."""
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[:, position].to_numpy(dtype=np.float64, na_value=np.nan)
+    frame = _narwhals_frame(X)
+    if frame is None:
+        return np.asarray(np.asarray(X)[:, position], dtype=np.float64)
+    name = frame.columns[position]
+    return frame.select(nw.col(name).cast(nw.Float64)).to_numpy()[:, 0].astype(np.float64)
 
 
 def check_dense_frame(frame: pd.DataFrame) -> None:
