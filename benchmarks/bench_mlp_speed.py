@@ -146,7 +146,7 @@ def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0, device: str = "c
 
 def inference_benchmark(X, y, n_rows: int, n_passes: int, repeats: int, device: str = "cpu") -> dict:
     clf = NoisyMLPClassifier(
-        HIDDEN, noise_scale=0.1, max_epochs=1, early_stopping=False, random_state=0,
+        HIDDEN, noise="gaussian", noise_scale=0.1, max_epochs=1, early_stopping=False, random_state=0,
         inference_noise="same", n_inference_samples=n_passes, device=device,
     ).fit(X[:2000], y[:2000])
     Xq = X[:n_rows]
