@@ -45,6 +45,8 @@ Mako                1.4.3      pure Python (alembic)
 colorlog            6.12.0     pure Python (optuna)
 PyYAML              6.0.4      binary, cp312 manylinux x86-64 (optuna)
 typing_extensions   4.16.0     pure Python (alembic needs >= 4.12)
+narwhals            2.29.0     pure Python (sknoise: any DataFrame)
+safetensors         0.8.0      binary, abi3 manylinux x86-64 (sknoise.save/load)
 ==================  =========  ==============================================
 
 numpy, scipy, scikit-learn, packaging (pytest's requirement) and MarkupSafe (Jinja2's, which
@@ -113,6 +115,8 @@ WHEELS = {
     "colorlog": "6.12.0",
     "pyyaml": "6.0.4",
     "typing-extensions": "4.16.0",
+    "narwhals": "2.29.0",
+    "safetensors": "0.8.0",
 }
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")
