@@ -112,7 +112,7 @@ class NoisyMLPRegressor(NoisyNetRegressor):
         max_epochs=200,
         early_stopping=True,
         validation_fraction=0.1,
-        n_iter_no_change=20,
+        n_iter_no_change=10,
         tol=1e-4,
         loss="squared_error",
         huber_delta=1.0,
