@@ -5,11 +5,8 @@ network's weights, the optimizer's state (Adam keeps two moments per weight) and
 preprocessing, whose encoder keeps every distinct category seen in ``fit`` (here 20,000
 IDs, embedded by a 20,001 x 16 table). The report splits each file into those parts.
 
-Until the preprocessing can export its state (``TablePreprocessor._get_state``, from
-another branch), ``save`` refuses a fitted model with the built-in preprocessing; this
-script then measures the preprocessing's part with a stand-in that collects the fitted
-encoders' and scalers' arrays as that API will (category names as JSON strings, numbers
-as tensors) and says so in the report.
+The preprocessing is saved through its state API (``TablePreprocessor._get_state``): the
+category names as JSON strings, its numbers as tensors.
 
 Writes ``benchmarks/results/file_sizes.md``.
 
@@ -37,24 +34,8 @@ import safetensors  # noqa: E402
 
 import sknoise  # noqa: E402
 from benchmarks.common import machine_description, markdown_table, write_report  # noqa: E402
-from sknoise._runtime._preprocessing import TablePreprocessor  # noqa: E402
 
 N_ROWS, N_CATEGORIES = 60_000, 20_000
-
-
-def _standin_state(self):
-    """Stand-in for TablePreprocessor._get_state (measurement only: there is no _from_state to load it)."""
-    meta, arrays = {"columns": [str(c) for c in self.columns_], "steps": []}, {}
-    for name, transformer, columns, width in self.steps_:
-        meta["steps"].append({"name": name, "columns": [str(c) for c in columns], "width": int(width)})
-        for step in getattr(transformer, "steps", [(name, transformer)]):
-            for attribute, value in vars(step[1]).items():
-                if attribute.endswith("_") and isinstance(value, np.ndarray):
-                    arrays[f"{name}.{attribute}"] = value
-                if attribute == "categories_":
-                    for i, categories in enumerate(value):
-                        arrays[f"{name}.categories_{i}"] = np.asarray(categories, dtype=object)
-    return meta, arrays
 
 
 def table() -> tuple[pd.DataFrame, np.ndarray]:
@@ -87,9 +68,6 @@ def main() -> None:
     frame, y = table()
     model = sknoise.NoisyMLPClassifier(max_epochs=1, early_stopping=False, random_state=0).fit(frame, y)
     cardinality = model.preprocessor_.layout_.cardinalities
-    standin = not hasattr(TablePreprocessor, "_get_state")
-    if standin:
-        TablePreprocessor._get_state = _standin_state
     tmp = Path(tempfile.mkdtemp())
     rows = []
     pickled = len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
@@ -116,17 +94,14 @@ def main() -> None:
                  {"part": "JSON document (parameters, category names, history, ...)",
                   "MB": full["JSON document"] / 1e6},
                  {"part": "  of which the 20,000 category names",
-                  "MB": len(json.dumps(model.preprocessor_.steps_[-1][1][-1].categories_[0].tolist())) / 1e6},
+                  "MB": len(json.dumps([str(v) for v in model.preprocessor_.categories_["customer"]])) / 1e6},
                  {"part": "preprocessing arrays (preprocessor/)", "MB": full.get("preprocessor", 0) / 1e6}]
     body = (
         f"A `NoisyMLPClassifier()` (defaults: hidden (256, 256), Adam) fitted on {N_ROWS:,} rows of a table with a "
         f"{N_CATEGORIES:,}-category ID column (embedded: {cardinality[0]:,} codes x 16) and three numeric "
         "columns (one epoch: the sizes do not depend on training).\n\n"
         + markdown_table(rows, floatfmt=".2f") + "\n\nWhat the saved file holds:\n\n"
-        + markdown_table(breakdown, floatfmt=".2f") + "\n\n"
-        + ("The preprocessing's part was measured with a stand-in of `TablePreprocessor._get_state` "
-           "(the fitted encoders' and scalers' arrays, category names as JSON strings): the preprocessing "
-           "branch's API may store them slightly differently.\n" if standin else "")
+        + markdown_table(breakdown, floatfmt=".2f") + "\n"
     )
     write_report("file_sizes", "File sizes: sknoise.save against pickle", "python benchmarks/bench_file_sizes.py",
                  body, machine, started)
