@@ -269,6 +269,22 @@ def test_the_state_of_an_estimators_preprocessor_predicts_the_same():
     np.testing.assert_allclose(clf.net_.predict_proba(features), clf.predict_proba(df), rtol=1e-5, atol=1e-6)
 
 
+def test_the_state_keeps_each_category_s_type_and_spends_no_bytes_on_text_categories():
+    # 1, 1.0, True, '1' and a missing value are five categories and come back as they were; text, the common
+    # case (IDs), is stored as the bare string (a 20,000-ID model's file: 0.40 MB of categories as pairs).
+    values = [1, 1.0, True, "1", None, 2.5, "x"]
+    pre = TablePreprocessor(max_onehot=2).fit(pd.DataFrame({"c": pd.Series(values * 3, dtype=object)}))
+    meta, _ = pre._get_state()
+    stored = meta["embedded"][0]["categories"]
+    assert all(v in stored for v in ("1", "x")) and len(json.dumps(stored)) < 80
+    rebuilt = state_round_trip(pre)
+    assert [(type(v), v) for v in rebuilt.categories_["c"]] == [(type(v), v) for v in pre.categories_["c"]]
+    old_pairs = {**meta, "embedded": [{**meta["embedded"][0], "categories": [
+        ["missing", None] if v is None else ["bool", v] if isinstance(v, bool) else ["str", v] if isinstance(v, str)
+        else ["int", v] if isinstance(v, int) else ["float", float(v).hex()] for v in pre.categories_["c"]]}]}
+    assert rebuilt.categories_["c"] == TablePreprocessor._from_state(old_pairs, {}).categories_["c"]
+
+
 def test_an_inconsistent_state_is_a_value_error():
     df, _, _ = mixed_frame()
     meta, arrays = TablePreprocessor().fit(df)._get_state()

@@ -127,17 +127,14 @@ class CategoryLookup:
 
 
 # --------------------------------------------------------------------------- JSON form of a category
-def encode_category(value, column) -> list:
-    """A category as a JSON-able ``[type, value]`` pair (floats in hexadecimal, exact)."""
+def encode_category(value, column):
+    """A category as a JSON value that keeps its type: JSON's own string, integer, boolean or null,
+    and a float as a ``["float", hex]`` pair (exact, and never read back as an integer)."""
     value = _python_value(value)
-    if value is None:
-        return ["missing", None]
-    if isinstance(value, bool):
-        return ["bool", value]
-    if isinstance(value, str):
-        return ["str", value]
+    if value is None or isinstance(value, (bool, str)):
+        return value
     if isinstance(value, Integral):
-        return ["int", int(value)]
+        return int(value)
     if isinstance(value, float):
         return ["float", value.hex()]
     raise ValueError(
@@ -146,21 +143,25 @@ def encode_category(value, column) -> list:
     )
 
 
-def decode_category(pair) -> object:
-    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-        raise ValueError(f"A category must be a [type, value] pair; got {pair!r}.")
-    kind, value = pair
+def decode_category(stored) -> object:
+    """The category :func:`encode_category` stored; the ``[type, value]`` pairs of earlier files are read too."""
+    if stored is None or isinstance(stored, (bool, str, int)):
+        return stored
+    if not isinstance(stored, (list, tuple)) or len(stored) != 2:
+        raise ValueError(f"A category must be a string, an integer, a boolean, null or a [type, value] pair; "
+                         f"got {stored!r}.")
+    kind, value = stored
     checks = {"missing": lambda v: v is None, "bool": lambda v: isinstance(v, bool),
               "str": lambda v: isinstance(v, str), "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
               "float": lambda v: isinstance(v, str)}
     if kind not in checks or not checks[kind](value):
-        raise ValueError(f"Invalid category {pair!r}.")
+        raise ValueError(f"Invalid category {stored!r}.")
     if kind == "float":
         try:
             decoded = float.fromhex(value)
         except (ValueError, OverflowError):
-            raise ValueError(f"Invalid float category {pair!r}.") from None
+            raise ValueError(f"Invalid float category {stored!r}.") from None
         if math.isnan(decoded):
-            raise ValueError(f"A NaN category is the missing one: {pair!r}.")
+            raise ValueError(f"A NaN category is the missing one: {stored!r}.")
         return decoded
     return value

@@ -1,8 +1,8 @@
 """A fitted :class:`~._preprocessing.TablePreprocessor` as JSON-able metadata and numpy arrays, and back.
 
 No pickle: the metadata holds the columns (names, dtypes, kinds, roles) and the
-categories as ``[type, value]`` pairs; the arrays hold the numeric scaling's statistics
-in their own dtype, so that the rebuilt preprocessor transforms bit for bit as the
+categories as JSON values that keep their type (floats as ``['float', hex]``); the arrays
+hold the numeric scaling's statistics in their own dtype, so that the rebuilt preprocessor transforms bit for bit as the
 original. Everything read back is checked; anything inconsistent is a ValueError.
 """
 
