@@ -361,13 +361,11 @@ _PARAMETERS = [
         calibration that estimators make after training)."""),
     _p("n_iter_no_change", "base", "fit", [Interval(Integral, 1, None, closed="left")], "int", 10, """
         Patience of early stopping: epochs without improvement before training stops.""",
-       defaults={"mlp": Default(20, "20 rather than the others' 10, because the defaults study found the "
-                                    "longer patience better for this network."),
-                 "NoisyMLPRegressor": Default(10, (
-                     "10 rather than the classifier's 20, because on the tabular suite's regression choice "
-                     "tasks it fitted in 0.60x the time (mean 2.05 s against 3.42 s, CatBoost 2.81 s) at a mean "
-                     "R² lower by 0.001 (benchmarks/results/study22_speed.md); a regressor with periodic "
-                     "embeddings runs many more epochs than the classifier, and the last ones gain little."))}),
+       defaults={"NoisyMLPClassifier": Default(20, (
+           "20 rather than the others' 10, because the defaults study found the longer patience better for "
+           "this network (benchmarks/results/defaults.md). The regressor keeps 10: on the tabular suite's "
+           "regression choice tasks 20 took 1.7x the fit time (mean 3.42 s against 2.05 s, CatBoost 2.81 s) for "
+           "a mean R² higher by 0.001 (benchmarks/results/study22_speed.md)."))}),
     _p("tol", "base", "fit", [Interval(Real, 0, None, closed="left")], "float", 1e-4, """
         Relative improvement of the validation loss that counts as one: below
         ``best * (1 - tol)``."""),

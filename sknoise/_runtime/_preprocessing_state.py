@@ -2,8 +2,9 @@
 
 No pickle: the metadata holds the columns (names, dtypes, kinds, roles) and the
 categories as JSON values that keep their type (floats as ``['float', hex]``); the arrays
-hold the numeric scaling's statistics in their own dtype, so that the rebuilt preprocessor transforms bit for bit as the
-original. Everything read back is checked; anything inconsistent is a ValueError.
+hold the numeric scaling's statistics in their own dtype, so that the rebuilt preprocessor
+transforms bit for bit as the original. Everything read back is checked; anything
+inconsistent is a ValueError.
 """
 
 from __future__ import annotations
